@@ -1,0 +1,76 @@
+"""Build the self-check data: for each exercise, its cases, the reference outputs and the mistakes' outputs.
+
+The data ships with the package (``optimlab/check_data/<unit>.json``) so that a student's notebook can check
+their code without the reference solution being anywhere in their copy of the course.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from . import reference
+from .exercises import Exercise, units
+
+
+class CatalogueError(Exception):
+    """The catalogue of exercises is inconsistent (a mistake the checks would not name, a failing reference)."""
+
+
+def spec_header(exercise: Exercise) -> dict:
+    """The part of an exercise's check data that does not depend on cases."""
+    return {
+        "name": exercise.name,
+        "module": exercise.module,
+        "returns": exercise.returns,
+        "diagnose": exercise.diagnose,
+        "mistakes": {m.id: {"title": m.title, "explain": m.explain} for m in exercise.mistakes},
+    }
+
+
+def record(exercise: Exercise, cases: list[dict]) -> dict:
+    """The check data of ``exercise`` on ``cases``: expected outputs and the outputs of catalogued mistakes.
+
+    Raises :class:`CatalogueError` when the reference fails a case, or when a catalogued mistake would not be
+    named by the checks on any of the cases.
+    """
+    from optimlab.check import collect, run_check
+
+    spec = spec_header(exercise) | {"cases": []}
+    ref = reference.function(exercise.module, exercise.name)
+    for c in cases:
+        observation = collect(ref, c)
+        if "error" in observation or observation["modified"] or observation.get("global_state_dependent"):
+            raise CatalogueError(f"the reference {exercise.name} misbehaves on {c['label']!r}: {observation}")
+        recorded = dict(c, expected=observation["output"], mistakes={})
+        for mistake in exercise.mistakes:
+            if mistake.detected_by == "output":
+                got = collect(mistake.impl, c)
+                if "output" in got and got["output"] != recorded["expected"]:
+                    recorded["mistakes"][mistake.id] = got["output"]
+        spec["cases"].append(recorded)
+    for mistake in exercise.mistakes:
+        _, failure = run_check(spec, mistake.impl, reraise=())
+        if f"classic mistake: {mistake.title}." not in (failure or ""):
+            raise CatalogueError(f"{exercise.name}: the checks do not name the mistake {mistake.title!r}; "
+                                 f"they say:\n{failure}")
+    return spec
+
+
+def build_unit(unit: str, exercises: list[Exercise]) -> dict:
+    return {"unit": unit, "exercises": {e.name: record(e, e.public()) for e in exercises}}
+
+
+_FLAT_LIST = re.compile(r"\[\s*([^\[\]{}]*?)\s*\]", re.S)
+
+
+def render(data: dict) -> str:
+    """JSON text that is the same, byte for byte, for the same data; lists of plain values stay on one line."""
+    text = json.dumps(data, indent=1, ensure_ascii=False)
+    return _FLAT_LIST.sub(lambda m: "[" + ", ".join(v.strip() for v in m[1].split(",")) + "]"
+                          if '"' not in m[1] else m[0], text) + "\n"
+
+
+def build_all() -> dict[str, str]:
+    """``{file name: JSON text}`` for every unit."""
+    return {f"{unit}.json": render(build_unit(unit, exercises)) for unit, exercises in units().items()}

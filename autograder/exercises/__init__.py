@@ -1,0 +1,81 @@
+"""The catalogue of exercises: for each package function students write, the cases it is checked on and the
+classic mistakes the checks recognize.
+
+A mistake is written as a small buggy implementation. Mistakes whose ``detected_by`` is ``"output"`` are
+recognized because the release records their outputs next to the expected ones; the others (``"check"``) are
+recognized by the logic of ``optimlab.check`` itself (an input modified in place, dependence on the global random
+state, the structure of mini-batches). Either way, the release refuses to write check data in which a catalogued
+mistake would go unnamed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import reference
+
+reference.load()
+
+
+@dataclass(frozen=True)
+class Mistake:
+    id: str
+    title: str                 # what the student is told, e.g. "wrong sign of the update"
+    explain: str               # one or two sentences: why it is wrong and what to do instead
+    impl: Callable             # a deliberately buggy implementation, same signature as the exercise
+    detected_by: str = "output"
+
+
+@dataclass(frozen=True)
+class Exercise:
+    name: str
+    module: str
+    returns: str               # what the function returns, in words: "the new parameter"
+    public: Callable[[], list[dict]]                        # the fixed cases shipped to students
+    hidden: Callable[[np.random.Generator], list[dict]]     # fresh cases for grading, from a seed
+    mistakes: list[Mistake] = field(default_factory=list)
+    diagnose: str = ""         # a structural diagnosis of optimlab.check, e.g. "batches"
+    points: int = 1
+
+
+def case(label: str, **args) -> dict:
+    """A case: a label for messages and the arguments, encoded (arrays as data, rngs as seeds)."""
+    from optimlab.check import encode
+
+    encoded = {}
+    for name, value in args.items():
+        if isinstance(value, (Rng, CaseFunction)):
+            encoded[name] = value.encode()
+        else:
+            encoded[name] = encode(value)
+    return {"label": label, "args": encoded}
+
+
+@dataclass(frozen=True)
+class Rng:
+    """An argument ``np.random.default_rng(seed)``, rebuilt fresh for every call."""
+
+    seed: int
+
+    def encode(self):
+        return {"rng": self.seed}
+
+
+@dataclass(frozen=True)
+class CaseFunction:
+    """An argument that is one of the test functions of ``optimlab.check.CASE_FUNCTIONS``."""
+
+    name: str
+
+    def encode(self):
+        return {"function": self.name}
+
+
+def units() -> dict[str, list[Exercise]]:
+    """Every unit's exercises, in the order the notebooks introduce them."""
+    from . import unit01
+
+    return {"01_gradient_descent": unit01.EXERCISES}

@@ -1,0 +1,69 @@
+"""An nbgrader course directory for optimlab, configured from what ../shared/GRADING.md records.
+
+nbgrader reads ``nbgrader_config.py`` only from the current directory, so every command here runs with the
+course directory as its working directory.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from .paths import SOLUTIONS
+
+SKIP = ("__pycache__", ".ipynb_checkpoints")
+
+#: What replaces a solution region in a notebook cell (nbgrader's ClearSolutions).
+CODE_STUB = '# YOUR CODE HERE\nraise NotImplementedError("Replace this line with your answer, then run the cell.")'
+TEXT_STUB = "YOUR ANSWER HERE"
+
+#: Seconds one notebook cell may run during autograding before it is interrupted.
+CELL_TIMEOUT = 60
+
+
+def config_text(root: Path) -> str:
+    """The ``nbgrader_config.py`` of a course rooted at ``root``."""
+    return "\n".join([
+        "from nbgrader.preprocessors import ClearHiddenTests, GetGrades",
+        "from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor",
+        "",
+        "c = get_config()  # noqa: F821",
+        f"c.CourseDirectory.root = {str(root)!r}",
+        "c.CourseDirectory.source_directory = 'source'",
+        "c.CourseDirectory.release_directory = 'release'",
+        f"c.ClearSolutions.code_stub = {{'python': {CODE_STUB!r}}}",
+        f"c.ClearSolutions.text_stub = {TEXT_STUB!r}",
+        "# a cell that runs too long is interrupted; the later cells still run",
+        f"c.Execute.timeout = {CELL_TIMEOUT}",
+        "# a test cell the student deleted is put back (otherwise it silently scores 0)",
+        "c.OverwriteCells.add_missing_cells = True",
+        "# feedback shows whether hidden tests passed, never their code",
+        "c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, ClearHiddenTests]",
+        "",
+    ])
+
+
+def create(root: Path, assignments: list[str] | None = None) -> Path:
+    """Make ``root`` an nbgrader course whose source is (a copy of) the assignments in ``solutions/``."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "nbgrader_config.py").write_text(config_text(root.resolve()))
+    for assignment in assignments if assignments is not None else notebook_folders(SOLUTIONS):
+        target = root / "source" / assignment
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(SOLUTIONS / assignment, target, ignore=shutil.ignore_patterns(*SKIP))
+    return root
+
+
+def notebook_folders(top: Path) -> list[str]:
+    """The folders directly under ``top`` that hold notebooks: nbgrader's assignments."""
+    return sorted(p.name for p in top.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def nbgrader(root: Path, *args: str, env: dict | None = None, timeout: float | None = None):
+    """Run ``nbgrader ARGS`` in the course directory ``root``; returns the completed process."""
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, capture_output=True, text=True,
+                          env=(env or os.environ) | {"PYTHONHASHSEED": "0"}, timeout=timeout)

@@ -1,0 +1,84 @@
+"""Contour plots of loss surfaces and an interactive learning-rate explorer (given, not an exercise)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .problems import descend
+
+
+def contours(problem, ax=None, *, levels: int = 20, resolution: int = 120):
+    """Draw log-spaced contour lines of ``problem.loss`` over ``problem.bounds`` and mark the minimum."""
+    ax = ax if ax is not None else plt.gca()
+    x_lo, x_hi, y_lo, y_hi = problem.bounds
+    xs, ys = np.linspace(x_lo, x_hi, resolution), np.linspace(y_lo, y_hi, resolution)
+    grid = np.stack(np.meshgrid(xs, ys), axis=-1)
+    values = problem.loss(grid)
+    floor = max(values.min(), 1e-3)
+    ax.contour(xs, ys, values, levels=np.geomspace(floor, values.max(), levels), cmap="Blues_r", linewidths=0.8)
+    ax.plot(*problem.minimum, marker="*", markersize=12, color="gold", markeredgecolor="black", zorder=5)
+    ax.set(xlim=(x_lo, x_hi), ylim=(y_lo, y_hi), aspect="equal", xlabel="$x_1$", ylabel="$x_2$")
+    return ax
+
+
+def path(ax, points: np.ndarray, label: str | None = None, **style):
+    """Draw an optimization path (points of shape (steps + 1, 2)) as connected dots."""
+    style = {"marker": "o", "markersize": 3, "linewidth": 1.2} | style
+    (line,) = ax.plot(points[:, 0], points[:, 1], label=label, **style)
+    ax.plot(*points[0], marker="s", color=line.get_color(), markersize=6)
+    return line
+
+
+def loss_curves(ax, problem, paths: dict[str, np.ndarray], *, log: bool = True):
+    """Plot the loss along each path against the step number."""
+    for label, points in paths.items():
+        ax.plot(problem.loss(points), label=label)
+    ax.set(xlabel="step", ylabel="loss", yscale="log" if log else "linear")
+    ax.legend()
+    return ax
+
+
+def lr_explorer(problem, x0: Sequence[float], *, steps: int = 40, lr: float = 0.05,
+                lr_range: tuple[float, float] = (1e-3, 1.0)):
+    """A learning-rate slider that reruns *your* ``optimlab.gd.gd_update`` and redraws the path.
+
+    The update is looked up each time the slider moves, so an edit to ``gd.py`` shows up at the next move
+    (with ``%autoreload`` on). While ``gd_update`` is still a stub, the plot says so instead of a traceback.
+    """
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    slider = widgets.FloatLogSlider(value=lr, base=10, min=np.log10(lr_range[0]), max=np.log10(lr_range[1]),
+                                    step=0.02, description="lr", readout_format=".3g",
+                                    continuous_update=False, layout=widgets.Layout(width="60%"))
+    output = widgets.Output()
+
+    def redraw(change=None):
+        gd = importlib.import_module(f"{__package__}.gd")
+        with output:
+            output.clear_output(wait=True)
+            fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2))
+            contours(problem, left)
+            try:
+                points = descend(problem, x0, update=gd.gd_update, steps=steps, lr=slider.value)
+            except NotImplementedError:
+                left.set_title("gd_update is still a stub:\nimplement it in optimlab/gd.py (section 2)")
+                right.axis("off")
+            else:
+                path(left, points, color="crimson")
+                right.semilogy(problem.loss(points), color="crimson")
+                lmax = problem.eigenvalues[-1] if hasattr(problem, "eigenvalues") else None
+                note = f"   (2/L = {2 / lmax:.3g})" if lmax else ""
+                right.set(xlabel="step", ylabel="loss", title=f"lr = {slider.value:.3g}{note}")
+                diverged = len(points) <= steps or not np.isfinite(problem.loss(points[-1]))
+                left.set_title("diverged" if diverged else f"after {steps} steps: loss {problem.loss(points[-1]):.2e}")
+            plt.show(fig)
+
+    slider.observe(redraw, names="value")
+    redraw()
+    display(widgets.VBox([slider, output]))
+    return slider

@@ -1,0 +1,59 @@
+"""Shared helpers: the repository's folders, the reference and student packages, executing notebooks."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from autograder import reference
+from autograder.paths import COURSE, PACKAGE, ROOT, SOLUTIONS
+
+__all__ = ["COURSE", "ROOT", "SOLUTIONS", "load_package", "execute", "notebooks"]
+
+
+def load_package(top: Path, alias: str):
+    """Import the ``optimlab`` package found in ``top`` under the module name ``alias``.
+
+    The reference is imported as ``optimlab`` itself; a student's copy (here: the release's stubs) gets another
+    name, so both can live in one test process.
+    """
+    if alias in sys.modules:
+        return sys.modules[alias]
+    spec = importlib.util.spec_from_file_location(
+        alias, top / PACKAGE / "__init__.py", submodule_search_locations=[str(top / PACKAGE)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[alias] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def submodule(package, name: str):
+    return importlib.import_module(f"{package.__name__}.{name}")
+
+
+def notebooks(top: Path) -> list[Path]:
+    return sorted(p for p in top.glob("*/*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
+def execute(path: Path, *, timeout: int = 120) -> nbformat.NotebookNode:
+    """Execute a notebook top to bottom in a fresh kernel, in its own folder (as JupyterLab would)."""
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    client.execute()
+    return nb
+
+
+@pytest.fixture(scope="session")
+def ref():
+    """The reference package (``solutions/optimlab``), imported as ``optimlab``."""
+    return reference.load()
+
+
+@pytest.fixture(scope="session")
+def stubs():
+    """The student release's package (``course/optimlab``), imported as ``optimlab_course``."""
+    return load_package(COURSE, "optimlab_course")
