@@ -42,13 +42,40 @@ def loss_curves(ax, problem, paths: dict[str, np.ndarray], *, log: bool = True):
     return ax
 
 
+def draw_descent(problem, x0: Sequence[float], *, lr: float, steps: int, fig=None):
+    """Run *your* ``optimlab.gd.gd_update`` from ``x0`` and draw the path over the contours, beside its loss.
+
+    The update is looked up at every call, so an edit to ``gd.py`` shows at the next call (with ``%autoreload``
+    on). While ``gd_update`` is still a stub, the figure says so instead of showing a traceback.
+
+    Returns:
+        The figure, with the contour plot on the left and the loss against the step on the right.
+    """
+    gd = importlib.import_module(f"{__package__}.gd")
+    fig = fig if fig is not None else plt.figure(figsize=(10, 4.2))
+    fig.clear()
+    left, right = fig.subplots(1, 2)
+    contours(problem, left)
+    try:
+        points = descend(problem, x0, update=gd.gd_update, steps=steps, lr=lr)
+    except NotImplementedError:
+        left.set_title("gd_update is still a stub:\nimplement it in optimlab/gd.py (section 2)")
+        right.axis("off")
+        return fig
+    path(left, points, color="crimson")
+    losses = problem.loss(points)
+    right.semilogy(np.arange(len(points)), losses, color="crimson")
+    threshold = f"   (2/L = {2 / problem.eigenvalues[-1]:.3g})" if hasattr(problem, "eigenvalues") else ""
+    right.set(xlabel="step", ylabel="loss", title=f"lr = {lr:.3g}{threshold}")
+    diverged = len(points) <= steps or not np.isfinite(losses[-1])
+    left.set_title(f"diverged after {len(points) - 1} steps" if diverged
+                   else f"after {steps} steps: loss {losses[-1]:.2e}")
+    return fig
+
+
 def lr_explorer(problem, x0: Sequence[float], *, steps: int = 40, lr: float = 0.05,
                 lr_range: tuple[float, float] = (1e-3, 1.0)):
-    """A learning-rate slider that reruns *your* ``optimlab.gd.gd_update`` and redraws the path.
-
-    The update is looked up each time the slider moves, so an edit to ``gd.py`` shows up at the next move
-    (with ``%autoreload`` on). While ``gd_update`` is still a stub, the plot says so instead of a traceback.
-    """
+    """A learning-rate slider that reruns *your* ``gd_update`` and redraws the path (see :func:`draw_descent`)."""
     import ipywidgets as widgets
     from IPython.display import display
 
@@ -58,25 +85,11 @@ def lr_explorer(problem, x0: Sequence[float], *, steps: int = 40, lr: float = 0.
     output = widgets.Output()
 
     def redraw(change=None):
-        gd = importlib.import_module(f"{__package__}.gd")
         with output:
             output.clear_output(wait=True)
-            fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2))
-            contours(problem, left)
-            try:
-                points = descend(problem, x0, update=gd.gd_update, steps=steps, lr=slider.value)
-            except NotImplementedError:
-                left.set_title("gd_update is still a stub:\nimplement it in optimlab/gd.py (section 2)")
-                right.axis("off")
-            else:
-                path(left, points, color="crimson")
-                right.semilogy(problem.loss(points), color="crimson")
-                lmax = problem.eigenvalues[-1] if hasattr(problem, "eigenvalues") else None
-                note = f"   (2/L = {2 / lmax:.3g})" if lmax else ""
-                right.set(xlabel="step", ylabel="loss", title=f"lr = {slider.value:.3g}{note}")
-                diverged = len(points) <= steps or not np.isfinite(problem.loss(points[-1]))
-                left.set_title("diverged" if diverged else f"after {steps} steps: loss {problem.loss(points[-1]):.2e}")
-            plt.show(fig)
+            fig = draw_descent(problem, x0, lr=slider.value, steps=steps)
+            display(fig)
+            plt.close(fig)
 
     slider.observe(redraw, names="value")
     redraw()

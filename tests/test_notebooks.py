@@ -1,0 +1,85 @@
+"""The notebooks, run in real Jupyter kernels: solutions run clean; the release stops at the first exercise."""
+
+import json
+
+import matplotlib
+import numpy as np
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+import nbformat
+
+from conftest import COURSE, ROOT, SOLUTIONS, execute, notebooks, submodule
+
+matplotlib.use("Agg")
+
+
+def test_there_are_notebooks():
+    assert notebooks(SOLUTIONS) and [p.relative_to(SOLUTIONS) for p in notebooks(SOLUTIONS)] == [
+        p.relative_to(COURSE) for p in notebooks(COURSE)]
+
+
+@pytest.mark.parametrize("path", notebooks(SOLUTIONS) + notebooks(COURSE), ids=lambda p: str(p.relative_to(ROOT)))
+def test_notebooks_are_committed_without_outputs(path):
+    for cell in json.loads(path.read_text())["cells"]:
+        if cell["cell_type"] == "code":
+            assert not cell["outputs"] and cell["execution_count"] is None, path
+
+
+@pytest.mark.parametrize("path", notebooks(SOLUTIONS), ids=lambda p: str(p.relative_to(ROOT)))
+def test_solution_notebook_runs_top_to_bottom_in_a_fresh_kernel(path):
+    nb = execute(path)
+    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    checks = sum("check(" in c.source for c in nb.cells if c.cell_type == "code")
+    assert checks >= 4 and text.count("cases pass.") == checks
+
+
+def _first_exercise(path) -> tuple[int, str]:
+    """Index of the first check cell and the name of the exercise it checks."""
+    nb = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and cell.source.strip().startswith("check("):
+            return index, cell.source.strip()[len('check("'):-len('")')]
+    raise AssertionError(f"{path} has no check cell")
+
+
+@pytest.mark.parametrize("path", notebooks(COURSE), ids=lambda p: str(p.relative_to(ROOT)))
+def test_course_notebook_runs_until_the_first_exercise_and_stops_at_its_stub(path):
+    expected_index, exercise = _first_exercise(path)
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    failure = None
+    with client.setup_kernel():
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            try:
+                client.execute_cell(cell, index)
+            except CellExecutionError as error:
+                failure = (index, error)
+                break
+    assert failure is not None, "the untouched release ran to the end: its exercises check nothing"
+    index, error = failure
+    assert (index, error.ename) == (expected_index, "NotImplementedError"), (
+        f"the first error is {error.ename} in cell {index}, expected the stub of {exercise} in cell "
+        f"{expected_index}:\n{error}")
+    assert f"{exercise} is not implemented yet" in error.evalue
+
+
+def test_the_learning_rate_widget_draws_the_students_own_path(ref, stubs):
+    problems = submodule(ref, "problems")
+    quad = problems.Quadratic.with_condition(10)
+    fig = submodule(ref, "plots").draw_descent(quad, (2.0, 1.0), lr=0.1, steps=30)
+    left, right = fig.axes
+    path_line = left.get_lines()[-2]
+    assert np.allclose(path_line.get_xydata()[-1], submodule(ref, "problems").descend(
+        quad, (2.0, 1.0), update=submodule(ref, "gd").gd_update, steps=30, lr=0.1)[-1])
+    assert "after 30 steps" in left.get_title() and "lr = 0.1" in right.get_title()
+    diverging = submodule(ref, "plots").draw_descent(quad, (2.0, 1.0), lr=0.5, steps=30)
+    assert "diverged" in diverging.axes[0].get_title()
+
+
+def test_the_learning_rate_widget_says_when_the_update_is_a_stub(stubs):
+    quad = submodule(stubs, "problems").Quadratic.with_condition(10)
+    fig = submodule(stubs, "plots").draw_descent(quad, (2.0, 1.0), lr=0.1, steps=30)
+    assert "gd_update is still a stub" in fig.axes[0].get_title()
