@@ -1,16 +1,58 @@
-"""Command line: ``python -m autograder release [--check]``."""
+"""Command line of the instructor's tooling.
+
+    python -m autograder release [--check]        regenerate (or check) course/ from solutions/
+    python -m autograder grade SUBMISSIONS --out DIR [--jobs N] [--shard I/N]
+    python -m autograder merge DIR1 DIR2 ... --out DIR
+"""
 
 import argparse
+import re
 import sys
+from pathlib import Path
+
+
+def _shard(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"(\d+)/(\d+)", text)
+    if not match or not 1 <= int(match[1]) <= int(match[2]):
+        raise argparse.ArgumentTypeError(f"a shard is I/N with 1 <= I <= N, e.g. 2/8; got {text!r}")
+    return int(match[1]), int(match[2])
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     release = commands.add_parser("release", help="regenerate course/ (the student release) from solutions/")
     release.add_argument("--check", action="store_true",
                          help="change nothing; exit 1 and list the differences when course/ is out of date")
+    grade = commands.add_parser("grade", help="grade every submission in a folder (student folders or LMS zips)")
+    grade.add_argument("submissions", type=Path, help="a folder of student folders or LMS zip files")
+    grade.add_argument("--out", type=Path, required=True, help="where grades.csv, feedback/ and nbgrader/ go")
+    grade.add_argument("--jobs", type=int, default=1, help="students graded at once (default 1)")
+    grade.add_argument("--shard", type=_shard, help="grade only shard I of N (e.g. 2/8), for batch systems")
+    grade.add_argument("--db-url", help="nbgrader gradebook URL (default: SQLite in DIR/nbgrader)")
+    grade.add_argument("--quiet", action="store_true", help="no progress bar")
+    merge = commands.add_parser("merge", help="combine the output folders of several shards")
+    merge.add_argument("folders", type=Path, nargs="+")
+    merge.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
+    if args.command == "grade":
+        from . import grade as grading
+
+        try:
+            return grading.grade(args.submissions, args.out, jobs=args.jobs, shard=args.shard,
+                                 progress=not args.quiet, db_url=args.db_url)
+        except (grading.GraderFailure, grading.notebooks.InfrastructureError) as exc:
+            print(f"grading failed: {exc}", file=sys.stderr)
+            return 3
+    if args.command == "merge":
+        from . import grade as grading
+
+        try:
+            return grading.merge(args.folders, args.out)
+        except grading.GraderFailure as exc:
+            print(f"merge failed: {exc}", file=sys.stderr)
+            return 3
     if args.command == "release":
         from . import release as release_module
 

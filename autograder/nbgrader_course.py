@@ -64,6 +64,12 @@ def notebook_folders(top: Path) -> list[str]:
 
 
 def nbgrader(root: Path, *args: str, env: dict | None = None, timeout: float | None = None):
-    """Run ``nbgrader ARGS`` in the course directory ``root``; returns the completed process."""
+    """Run ``nbgrader ARGS`` in the course directory ``root``; returns the completed process.
+
+    The interpreter's own ``bin`` folder goes first on ``PATH``: nbgrader runs ``alembic`` from there to set up
+    its gradebook, and a virtual environment that was never activated is not on ``PATH``.
+    """
+    env = dict(env or os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, capture_output=True, text=True,
-                          env=(env or os.environ) | {"PYTHONHASHSEED": "0"}, timeout=timeout)
+                          env=env | {"PYTHONHASHSEED": "0"}, timeout=timeout)

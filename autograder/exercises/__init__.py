@@ -6,6 +6,9 @@ recognized because the release records their outputs next to the expected ones; 
 recognized by the logic of ``optimlab.check`` itself (an input modified in place, dependence on the global random
 state, the structure of mini-batches). Either way, the release refuses to write check data in which a catalogued
 mistake would go unnamed.
+
+Optimizer updates are checked on *runs* (:func:`run_case`): several steps with changing gradients, the state
+returned by one step passed to the next, and every step's output compared.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class Exercise:
     mistakes: list[Mistake] = field(default_factory=list)
     diagnose: str = ""         # a structural diagnosis of optimlab.check, e.g. "batches"
     points: int = 1
+    parts: tuple[str, ...] = ()  # names of the items of a tuple output, e.g. ("the parameter", "state")
 
 
 def case(label: str, **args) -> dict:
@@ -52,6 +56,24 @@ def case(label: str, **args) -> dict:
         else:
             encoded[name] = encode(value)
     return {"label": label, "args": encoded}
+
+
+def run_case(label: str, *, steps: dict[str, list], carry: tuple[str, ...] = ("param", "state"), **args) -> dict:
+    """A case that runs the function for several steps.
+
+    ``args`` are the arguments of the first call; ``steps`` gives, for each argument that changes, one value per
+    step (``steps={"grad": [g1, g2, ...]}``); the outputs of each call become the arguments named by ``carry`` in
+    the next call (``(new_param, new_state)`` -> ``param``, ``state``). Every step's output is compared.
+    """
+    from optimlab.check import encode
+
+    lengths = {len(values) for values in steps.values()}
+    if len(lengths) != 1:
+        raise ValueError(f"{label!r}: every argument in steps needs one value per step, got lengths {lengths}")
+    c = case(label, **args)
+    c["steps"] = {"vary": {name: [encode(v) for v in values] for name, values in steps.items()},
+                  "carry": list(carry)}
+    return c
 
 
 @dataclass(frozen=True)
@@ -76,6 +98,11 @@ class CaseFunction:
 
 def units() -> dict[str, list[Exercise]]:
     """Every unit's exercises, in the order the notebooks introduce them."""
-    from . import unit01
+    from . import unit01, unit02, unit03, unit04
 
-    return {"01_gradient_descent": unit01.EXERCISES}
+    return {
+        "01_gradient_descent": unit01.EXERCISES,
+        "02_momentum": unit02.EXERCISES,
+        "03_adaptive": unit03.EXERCISES,
+        "04_adam": unit04.EXERCISES,
+    }

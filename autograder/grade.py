@@ -1,0 +1,381 @@
+"""Grade a class: every submission's package functions (isolated grader) and notebooks (nbgrader).
+
+    python -m autograder grade SUBMISSIONS --out DIR [--jobs N] [--shard I/N]
+    python -m autograder merge DIR1 DIR2 ... --out DIR
+
+For each student the result is written to ``DIR/results/<student>.json`` once everything about them is done
+(their package graded, their notebooks autograded and recorded in the gradebook). Grading again into the same
+``DIR`` skips students whose submission has not changed and finishes the others, so a run that was killed midway
+is simply started again. ``grades.csv`` and ``feedback/`` are rebuilt from ``results/`` at the end of every run,
+so a student never gets two rows.
+
+Hidden cases are drawn from a seed kept in ``DIR/grading-seed`` (made on the first run, never shipped to
+students) and the student id: the same submission gets the same cases, and so the same result, every time.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import csv
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import sys
+import traceback
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from . import checkdata, intake, notebooks, reference, sandbox
+from .exercises import Exercise, units
+from .feedback import render_html
+from .paths import PACKAGE
+
+#: Bump when a change to the grader could change a result: earlier results are then graded again.
+GRADER_VERSION = "1"
+#: Fresh hidden cases per exercise and student, on top of the public ones.
+HIDDEN_CASES = 4
+
+
+class GraderFailure(Exception):
+    """The grader's own machinery failed (not a student's code): the run exits non-zero."""
+
+
+# --------------------------------------------------------------------------------------------------- one student
+
+
+def _seed_for(seed: int, student: str, exercise: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{seed}:{student}:{exercise}".encode()).digest()[:8], "little")
+
+
+def _cases(exercise: Exercise, seed: int, student: str) -> tuple[dict, int]:
+    """The exercise's check data on its public cases followed by fresh hidden ones; and the number public."""
+    public = exercise.public()
+    rng = np.random.default_rng(_seed_for(seed, student, exercise.name))
+    hidden = [c for _ in range(HIDDEN_CASES) for c in exercise.hidden(rng)]
+    for c in hidden:
+        c["label"] = "a hidden case"
+    return checkdata.record(exercise, public + hidden, validate=False), len(public)
+
+
+def grade_functions(course_root: Path | None, seed: int, student: str, work: Path,
+                    limits: sandbox.Limits) -> dict[str, dict]:
+    """Each package function's points and, when it fails, why (in the words of the self-checks)."""
+    from optimlab.check import explain, judge
+
+    results = {}
+    package = course_root / PACKAGE if course_root else None
+    for unit, exercises in units().items():
+        for exercise in exercises:
+            entry = {"unit": unit, "points": 0.0, "max": float(exercise.points), "passed": False,
+                     "message": "", "mistake": None}
+            results[exercise.name] = entry
+            if package is None or not package.is_dir():
+                entry["message"] = f"no {PACKAGE}/ package in the submission"
+                continue
+            module_file = package / f"{exercise.module}.py"
+            if not module_file.is_file():
+                entry["message"] = f"{PACKAGE}/{exercise.module}.py is missing"
+                continue
+            spec, n_public = _cases(exercise, seed, student)
+            child = sandbox.run(package, exercise.module, exercise.name, spec["cases"], limits=limits, work=work)
+            if child.infrastructure:
+                raise GraderFailure(child.reason)
+            if child.status != "ok":
+                entry["message"] = f"{exercise.name} could not be graded: {child.reason}"
+                entry["status"] = child.status
+                continue
+            if child.import_error:
+                error = child.import_error
+                entry["message"] = (f"importing {PACKAGE}.{exercise.module} failed with {error['type']}: "
+                                    f"{error['message']}")
+                continue
+            observations = [sanitize(o) for o in child.observations]
+            if len(observations) != len(spec["cases"]):
+                entry["message"] = "the grading process returned the wrong number of results"
+                continue
+            failures = []
+            for index, (case, observation) in enumerate(zip(spec["cases"], observations)):
+                verdict = judge(spec, case, observation)
+                if not verdict.passed:
+                    failures.append((index, case, observation, verdict))
+            total = len(spec["cases"])
+            if not failures:
+                entry.update(points=float(exercise.points), passed=True, message=f"all {total} cases pass")
+                continue
+            index, case, observation, verdict = failures[0]
+            entry["mistake"] = verdict.mistake
+            if index < n_public:
+                entry["message"] = explain(spec, case, observation, verdict)
+            else:  # a hidden case: say what is wrong, never its inputs or expected values
+                entry["message"] = f"{exercise.name} fails a hidden case: {verdict.message}"
+                if verdict.mistake:
+                    entry["message"] += f"\n  This looks like a classic mistake: {verdict.mistake}."
+            entry["message"] += f"\n  ({total - len(failures)} of {total} cases pass.)"
+    return results
+
+
+_DTYPES = {"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+           "uint64", "bool", "complex64", "complex128"}
+
+
+def sanitize(value, depth: int = 0):
+    """Keep only well-formed data from a child's observation: arrays of plain dtypes whose data match their
+    shape, numbers, strings, lists and dicts of them. Anything else becomes ``{"unsupported": ...}``."""
+    if depth > 40:
+        return {"unsupported": "deeply nested data"}
+    if isinstance(value, dict):
+        if "array" in value:
+            try:
+                dtype, shape = value.get("dtype"), value.get("shape")
+                if dtype not in _DTYPES or not isinstance(shape, list):
+                    raise ValueError
+                array = np.array(value["array"], dtype=np.dtype(dtype))
+                if list(array.shape) != shape:
+                    raise ValueError
+            except (ValueError, TypeError, OverflowError):
+                return {"unsupported": "a malformed array"}
+            return {"array": value["array"], "dtype": dtype, "shape": shape}
+        return {str(k): sanitize(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [sanitize(v, depth + 1) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return {"unsupported": type(value).__name__}
+
+
+def grade_notebooks(course_root: Path | None, main_root: Path, template: Path, student: str,
+                    work: Path) -> dict[str, dict]:
+    results = {}
+    package_root = notebooks.package_copy(course_root, work / "kernel-path") if course_root else None
+    for assignment in notebooks.assignments():
+        found, notes, problem = {}, [], None
+        for name in notebooks.expected_notebooks(assignment):
+            path, note = notebooks.find_notebook(course_root, assignment, name) if course_root else (None, "")
+            if path is None:
+                problem = ("missing", f"{assignment}/{name} is missing")
+                break
+            reason = notebooks.validate(path)
+            if reason:
+                problem = ("corrupt", f"{assignment}/{path.name}: {reason}")
+                break
+            found[name] = path
+            notes.append(note)
+        if problem:
+            result = notebooks.NotebookResult(assignment, status=problem[0], reason=problem[1])
+        else:
+            result = notebooks.autograde(work / "nbgrader", template, main_root, assignment, student, found,
+                                         package_root)
+            result.reason = "; ".join(filter(None, [*notes, result.reason]))
+        results[assignment] = result.to_json()
+    return results
+
+
+def grade_student(task: dict) -> dict:
+    """Everything about one student; runs in a worker process."""
+    reference.load()
+    student, work = task["student"], Path(task["work"])
+    submission = intake.Submission(student, Path(task["path"]), [Path(p) for p in task["attempts"]])
+    result = {"student": student, "source": submission.path.name, "fingerprint": task["fingerprint"],
+              "notes": [n for n in [submission.note] if n], "functions": {}, "notebooks": {}}
+    course_root = None
+    try:
+        course_root = intake.materialize(submission, work / "submission")
+    except intake.IntakeError as exc:
+        result["notes"].append(f"could not open the submission: {exc}")
+    except OSError as exc:
+        result["notes"].append(f"could not read the submission: {exc}")
+    if course_root is not None:
+        stray = sorted(p.name for p in course_root.glob("*.py"))
+        if stray:
+            result["notes"].append(f"ignored files outside the package: {', '.join(stray)}")
+        if not (course_root / PACKAGE).is_dir() and not any(course_root.glob("[0-9][0-9]_*/*.ipynb")):
+            result["notes"].append("the submission holds neither an optimlab/ package nor the course notebooks")
+    result["functions"] = grade_functions(course_root, task["seed"], student, work, sandbox.Limits())
+    result["notebooks"] = grade_notebooks(course_root, Path(task["main_root"]), Path(task["template"]),
+                                          student, work)
+    return result
+
+
+# --------------------------------------------------------------------------------------------------- the class
+
+
+def _grading_seed(out: Path) -> int:
+    path = out / "grading-seed"
+    if not path.exists():
+        path.write_text(f"{secrets.randbits(63)}\n")
+    return int(path.read_text().strip())
+
+
+def in_shard(student: str, shard: tuple[int, int] | None) -> bool:
+    if shard is None:
+        return True
+    index, count = shard
+    return zlib.crc32(student.encode()) % count == index - 1
+
+
+def _grader_fingerprint() -> str:
+    """Changes whenever the reference, the catalogue or the grader's version changes."""
+    digest = hashlib.sha256(GRADER_VERSION.encode())
+    for top in (reference.load().__file__, __file__):
+        for path in sorted(Path(top).parent.rglob("*.py")):
+            digest.update(path.read_bytes())
+    for path in sorted((Path(__file__).parent / "exercises").glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def grade(submissions: Path, out: Path, *, jobs: int = 1, shard: tuple[int, int] | None = None,
+          progress: bool = True, db_url: str | None = None) -> int:
+    """Grade every submission in ``submissions`` into ``out``. Returns the exit status."""
+    from tqdm import tqdm
+
+    reference.load()
+    if not submissions.is_dir():
+        print(f"{submissions} is not a folder of submissions", file=sys.stderr)
+        return 2
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results").mkdir(exist_ok=True)
+    seed = _grading_seed(out)
+    main_root, template = notebooks.prepare_main_course(out)
+    db_url = db_url or f"sqlite:///{main_root / 'gradebook.db'}"
+    grader = _grader_fingerprint()
+    tasks = []
+    for submission in intake.discover(submissions):
+        if not in_shard(submission.student, shard):
+            continue
+        fingerprint = f"{grader}:{seed}:{intake.fingerprint(submission.path)}"
+        done = out / "results" / f"{submission.student}.json"
+        if done.exists() and json.loads(done.read_text()).get("fingerprint") == fingerprint:
+            continue
+        tasks.append({"student": submission.student, "path": str(submission.path),
+                      "attempts": [str(p) for p in submission.attempts], "fingerprint": fingerprint, "seed": seed,
+                      "work": str(out / "work" / submission.student), "main_root": str(main_root),
+                      "template": str(template)})
+    failures = []
+    bar = tqdm(total=len(tasks), desc="grading", unit="student", disable=not progress, file=sys.stderr)
+    with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(grade_student, task): task for task in tasks}
+        for future in concurrent.futures.as_completed(futures):
+            task = futures[future]
+            try:
+                result = future.result()
+                for assignment, nb in result["notebooks"].items():
+                    if nb["status"] == "ok":
+                        notebooks.import_into_main(main_root, Path(task["work"]) / "nbgrader", assignment,
+                                                   task["student"], db_url)
+                _write_json(out / "results" / f"{task['student']}.json", result)
+                shutil.rmtree(task["work"], ignore_errors=True)
+            except Exception:  # the grader's own failure: report it, keep grading the others
+                failures.append((task["student"], traceback.format_exc()))
+            bar.update(1)
+    bar.close()
+    if any(nb_ok for nb_ok in _any_notebook_graded(out)):
+        notebooks.feedback(main_root)
+    write_outputs([out], out)
+    for student, trace in failures:
+        print(f"grader failure while grading {student}:\n{trace}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _any_notebook_graded(out: Path):
+    for path in (out / "results").glob("*.json"):
+        yield any(nb["status"] == "ok" for nb in json.loads(path.read_text())["notebooks"].values())
+
+
+def _write_json(path: Path, data: dict) -> None:
+    """Write atomically: a reader (or a rerun after a kill) sees the old file or the new one, never half."""
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(data, indent=1, sort_keys=True))
+    os.replace(partial, path)
+
+
+# --------------------------------------------------------------------------------------------------- outputs
+
+
+def load_results(directories: list[Path]) -> dict[str, dict]:
+    results: dict[str, dict] = {}
+    for directory in directories:
+        for path in sorted((directory / "results").glob("*.json")):
+            result = json.loads(path.read_text())
+            student = result["student"]
+            if student in results and results[student]["fingerprint"] != result["fingerprint"]:
+                raise GraderFailure(f"{student} was graded differently in two of the merged folders")
+            results[student] = result
+    return dict(sorted(results.items()))
+
+
+def columns() -> tuple[list[str], list[str]]:
+    """(unit columns, function columns) of grades.csv, in the course's order."""
+    return notebooks.assignments(), [e.name for unit in units().values() for e in unit]
+
+
+def summarize(result: dict) -> tuple[float, float, list[str]]:
+    total = sum(f["points"] for f in result["functions"].values()) + sum(
+        nb["score"] for nb in result["notebooks"].values())
+    unit_max = _notebook_max()
+    max_total = sum(f["max"] for f in result["functions"].values()) + sum(unit_max.values())
+    problems = list(result["notes"])
+    problems += [f"{unit}: {nb['reason']}" for unit, nb in result["notebooks"].items()
+                 if nb["status"] != "ok" and nb["reason"]]
+    problems += [f"{name}: {f['message'].splitlines()[0]}" for name, f in result["functions"].items()
+                 if f.get("status")]
+    return total, max_total, problems
+
+
+_NOTEBOOK_MAX: dict[str, float] = {}
+
+
+def _notebook_max() -> dict[str, float]:
+    """Autograded points of each unit's notebooks, read from the solutions' nbgrader metadata."""
+    if not _NOTEBOOK_MAX:
+        for assignment in notebooks.assignments():
+            points = 0.0
+            for name in notebooks.expected_notebooks(assignment):
+                nb = json.loads((notebooks.SOLUTIONS / assignment / name).read_text())
+                for cell in nb["cells"]:
+                    meta = cell["metadata"].get("nbgrader", {})
+                    if cell["cell_type"] == "code" and meta.get("grade") and not meta.get("solution"):
+                        points += float(meta.get("points", 0))
+            _NOTEBOOK_MAX[assignment] = points
+    return _NOTEBOOK_MAX
+
+
+def write_outputs(directories: list[Path], out: Path) -> None:
+    """``out/grades.csv`` and ``out/feedback/<student>.html`` from the results in ``directories``."""
+    results = load_results(directories)
+    unit_columns, function_columns = columns()
+    (out / "feedback").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for student, result in results.items():
+        total, max_total, problems = summarize(result)
+        row = {"student": student, "total": _number(total), "max_total": _number(max_total)}
+        row |= {unit: _number(result["notebooks"].get(unit, {}).get("score", 0)) for unit in unit_columns}
+        row |= {name: _number(result["functions"].get(name, {}).get("points", 0)) for name in function_columns}
+        row["status"] = "ok" if not problems else "; ".join(problems)
+        rows.append(row)
+        page = render_html(result, total, max_total, _notebook_max())
+        (out / "feedback" / f"{student}.html").write_text(page, encoding="utf-8")
+    partial = out / "grades.csv.partial"
+    with open(partial, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, ["student", "total", "max_total", *unit_columns, *function_columns, "status"])
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(partial, out / "grades.csv")
+
+
+def _number(x: float) -> str:
+    return f"{x:g}"
+
+
+def merge(directories: list[Path], out: Path) -> int:
+    """Combine the results of several shard folders into one ``grades.csv`` and ``feedback/``."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results").mkdir(exist_ok=True)
+    for student, result in load_results(directories).items():
+        _write_json(out / "results" / f"{student}.json", result)
+    write_outputs([out], out)
+    return 0

@@ -1,0 +1,155 @@
+"""Find the submissions in a folder: one folder per student, or the zip files an LMS exports.
+
+Recognized file names (the student's name becomes the student id, in lower case, with anything other than
+letters, digits, ``-`` and ``_`` turned into ``_``):
+
+- Canvas: ``<name>[_LATE]_<user id>_<submission id>_<file>.zip``, e.g. ``doejane_123456_7890123_course.zip``;
+  a resubmission of the same file gets a ``-1``, ``-2`` ... before ``.zip``.
+- Moodle: ``<Full Name>_<participant id>_assignsubmission_file_<file>.zip``, or a folder of that name holding
+  the zip.
+- Anything else: ``<student>.zip``, or a folder ``<student>/`` holding a copy of ``course/``.
+
+**Several attempts by one student: the newest wins.** Attempts are ordered by the LMS's numbers in the file name
+(Canvas's submission id, then its ``-N`` resubmission suffix), then by the file's modification time, then by
+name; the last one is graded and the others are listed in the student's status.
+
+Extraction is defensive: no absolute paths, no ``..``, no links, at most ``MAX_FILES`` files and
+``MAX_BYTES`` bytes unpacked. Nothing is ever written into the submissions folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import stat
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .paths import PACKAGE
+
+MAX_FILES = 2000
+MAX_BYTES = 200 << 20
+
+CANVAS = re.compile(r"^(?P<name>[^_]+?)(?:_LATE)?_(?P<user>\d+)_(?P<submission>\d+)_(?P<file>.+?)(?:-(?P<retry>\d+))?$")
+MOODLE = re.compile(r"^(?P<name>.+?)_(?P<participant>\d+)_assignsubmission_file_(?P<file>.*)$")
+
+
+class IntakeError(Exception):
+    """A submission cannot be opened (a corrupt or hostile zip); the message says why, for the instructor."""
+
+
+@dataclass
+class Submission:
+    student: str                 # the student id used everywhere in the output
+    path: Path                   # the folder or zip that is graded
+    attempts: list[Path] = field(default_factory=list)  # every file found for this student, oldest first
+
+    @property
+    def note(self) -> str:
+        if len(self.attempts) < 2:
+            return ""
+        others = ", ".join(p.name for p in self.attempts if p != self.path)
+        return f"{len(self.attempts)} attempts; graded the newest, {self.path.name} (not: {others})"
+
+
+def student_id(raw: str) -> str:
+    cleaned = re.sub(r"[^a-z0-9_-]+", "_", raw.strip().lower()).strip("_")
+    return cleaned or "unnamed"
+
+
+def _identify(path: Path) -> tuple[str, tuple]:
+    """(student id, ordering key) for one entry of the submissions folder."""
+    stem = path.name[:-4] if path.suffix.lower() == ".zip" else path.name
+    mtime = path.stat().st_mtime
+    match = MOODLE.match(stem)
+    if match:
+        return student_id(match["name"]), (int(match["participant"]), 0, mtime, path.name)
+    match = CANVAS.match(stem)
+    if match and path.suffix.lower() == ".zip":
+        return student_id(match["name"]), (int(match["submission"]), int(match["retry"] or 0), mtime, path.name)
+    return student_id(stem), (0, 0, mtime, path.name)
+
+
+def discover(folder: Path) -> list[Submission]:
+    """Every student's newest submission in ``folder``, sorted by student id."""
+    by_student: dict[str, list[tuple[tuple, Path]]] = {}
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith(".") or entry.name.startswith("__MACOSX"):
+            continue
+        if entry.is_dir() and MOODLE.match(entry.name):
+            zips = sorted(entry.glob("*.zip"))
+            if len(zips) == 1 and not (entry / PACKAGE).exists():
+                entry_name, key = _identify(entry)
+                by_student.setdefault(entry_name, []).append((key, zips[0]))
+                continue
+        if not (entry.is_dir() or entry.suffix.lower() == ".zip"):
+            continue
+        name, key = _identify(entry)
+        by_student.setdefault(name, []).append((key, entry))
+    submissions = []
+    for name, found in sorted(by_student.items()):
+        ordered = [path for _, path in sorted(found, key=lambda item: item[0])]
+        submissions.append(Submission(name, ordered[-1], ordered))
+    return submissions
+
+
+def fingerprint(path: Path) -> str:
+    """A hash of a submission's content (file names and bytes), to recognize it when grading again."""
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        digest.update(file.relative_to(path).as_posix().encode() if path.is_dir() else b"")
+        digest.update(hashlib.sha256(file.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def materialize(submission: Submission, destination: Path) -> Path:
+    """A private copy of the submission in ``destination``; returns the folder that holds the course."""
+    if destination.exists():
+        shutil.rmtree(destination)
+    destination.mkdir(parents=True)
+    if submission.path.is_dir():
+        shutil.copytree(submission.path, destination / "files", symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    else:
+        _extract(submission.path, destination / "files")
+    return find_course_root(destination / "files")
+
+
+def _extract(archive: Path, target: Path) -> None:
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            members = zf.infolist()
+            if len(members) > MAX_FILES:
+                raise IntakeError(f"the zip holds {len(members)} files, more than {MAX_FILES}")
+            if sum(m.file_size for m in members) > MAX_BYTES:
+                raise IntakeError(f"the zip unpacks to more than {MAX_BYTES >> 20} MB")
+            target.mkdir(parents=True)
+            for member in members:
+                name = member.filename
+                parts = Path(name).parts
+                if name.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", name):
+                    raise IntakeError(f"the zip holds an unsafe path: {name!r}")
+                if stat.S_ISLNK(member.external_attr >> 16):
+                    raise IntakeError(f"the zip holds a link: {name!r}")
+                if parts and parts[0] == "__MACOSX":
+                    continue
+                destination = target.joinpath(*parts)
+                if member.is_dir():
+                    destination.mkdir(parents=True, exist_ok=True)
+                    continue
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(member) as source, open(destination, "wb") as out:
+                    shutil.copyfileobj(source, out)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as exc:
+        raise IntakeError(f"the zip file is corrupt or unreadable ({exc})") from exc
+
+
+def find_course_root(top: Path) -> Path:
+    """The folder that holds ``optimlab/`` or the unit folders: ``top`` itself, or a single folder inside it."""
+    for candidate in [top, *sorted(p for p in top.rglob("*") if p.is_dir() and len(p.relative_to(top).parts) <= 3)]:
+        if (candidate / PACKAGE).is_dir() or any(candidate.glob("[0-9][0-9]_*/*.ipynb")):
+            return candidate
+    return top
