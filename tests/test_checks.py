@@ -162,3 +162,118 @@ def test_the_global_random_state_is_left_as_it_was(check, ref):
     before = np.random.get_state()[1].copy()
     check.run_check(check.load_spec("minibatches"), _reference(ref, EXERCISES[2]))
     assert np.array_equal(np.random.get_state()[1], before)
+
+
+# Runs of several steps (the optimizer updates of units 02 to 04).
+
+
+def test_every_exercise_is_catalogued_in_the_unit_its_decorator_names(ref):
+    registered = submodule(ref, "_exercise").EXERCISES
+    for unit, exercises in units().items():
+        for exercise in exercises:
+            assert registered[exercise.name].unit == unit and registered[exercise.name].module == exercise.module
+
+
+def _adam_no_correction(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    b1, b2 = betas
+    m = b1 * state.get("exp_avg", 0.0) + (1 - b1) * (grad + weight_decay * param)
+    v = b2 * state.get("exp_avg_sq", 0.0) + (1 - b2) * (grad + weight_decay * param) ** 2
+    return param - lr * m / (v ** 0.5 + eps), {"step": state.get("step", 0) + 1, "exp_avg": m, "exp_avg_sq": v}
+
+
+def _momentum_restarting(param, grad, state, *, lr, momentum, dampening=0.0, weight_decay=0.0):
+    g = grad + weight_decay * param
+    if momentum == 0:
+        return param - lr * g, {}
+    return param - lr * g, {"momentum_buffer": np.copy(g)}
+
+
+def _adagrad_sum_of_g(param, grad, state, *, lr=1e-2, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10):
+    s = np.add(state.get("sum", initial_accumulator_value), grad + weight_decay * param)
+    return param - lr * (grad + weight_decay * param) / (np.sqrt(s) + eps), {"step": state.get("step", 0) + 1, "sum": s}
+
+
+@pytest.mark.parametrize("name, buggy, title", [
+    ("adam_update", _adam_no_correction, "Adam without bias correction"),
+    ("momentum_update", _momentum_restarting, "momentum buffer not carried between steps"),
+    ("adagrad_update", _adagrad_sum_of_g, "accumulating g instead of g²"),
+])
+def test_independently_written_mistakes_in_runs_are_named(check, name, buggy, title):
+    _, failure = check.run_check(check.load_spec(name), buggy)
+    assert f"classic mistake: {title}." in failure
+
+
+def test_a_run_names_the_first_step_and_quantity_that_differ(check):
+    from optimlab.optim import adam_update
+
+    calls = []
+
+    def wrong_square_avg_from_the_third_call(param, grad, state, **kwargs):
+        calls.append(1)
+        new_param, new_state = adam_update(param, grad, state, **kwargs)
+        if len(calls) >= 3:
+            new_state = dict(new_state, exp_avg_sq=new_state["exp_avg_sq"] * 1.5)
+        return new_param, new_state
+
+    _, failure = check.run_check(check.load_spec("adam_update"), wrong_square_avg_from_the_third_call)
+    assert "adam_update is not right yet: state['exp_avg_sq'] after step 3 has the wrong values." in failure
+    assert "  state['exp_avg_sq'] after step 3:\n    expected: " in failure and "\n    got:      " in failure
+    assert "grad         = step 1: [ 0.5 , -1.  ,  0.25]" in failure
+    assert "                   step 6: [ 0.6, -0.2,  0.1]" in failure
+    assert "state        = {'step': 3, 'exp_avg': [ 0.2, -0.3,  0.1], 'exp_avg_sq': [0.05, 0.1 , 0.02]}" in failure
+
+
+@pytest.mark.parametrize("buggy, words", [
+    (lambda param, grad, state, **kw: param - 0.1 * grad,
+     "the new parameter and state after step 1 should be a tuple of 2 values (the parameter, state), "
+     "got a NumPy array"),
+    (lambda param, grad, state, **kw: (param - 0.1 * grad, None),
+     "state after step 1 should be a dict with the keys 'step', 'exp_avg', 'exp_avg_sq', got None"),
+    (lambda param, grad, state, **kw: (param, {"step": 1, "m": grad, "v": grad}),
+     "state after step 1 has no key 'exp_avg'"),
+    (lambda param, grad, state, **kw: (param, {"step": 1, "exp_avg": grad, "exp_avg_sq": grad, "t": 1}),
+     "state after step 1 has the key(s) 't', which should not be there"),
+    (lambda param, grad, state, **kw: (param, dict(state, step=state.get("step", 0) + 2)),
+     "state['step'] after step 1 is 5, expected 4"),
+    (lambda param, grad, state, **kw: (param, dict(state, step=state["step"] + 1)) if state["step"] < 5 else 1 / 0,
+     "raised ZeroDivisionError at step 3: division by zero"),
+])
+def test_wrong_runs_get_a_plain_description(check, buggy, words):
+    _, failure = check.run_check(check.load_spec("adam_update"), buggy)
+    assert words in failure
+
+
+def test_a_state_changed_in_place_is_caught_at_its_step(check):
+    from optimlab.optim import momentum_update
+
+    def in_place_from_step_2(param, grad, state, **kwargs):
+        new_param, new_state = momentum_update(param, grad, state, **kwargs)
+        if "momentum_buffer" in state:
+            state["momentum_buffer"] *= 1.0  # the same numbers, but written into the caller's array
+            state["momentum_buffer"][...] = new_state["momentum_buffer"]
+        return new_param, new_state
+
+    _, failure = check.run_check(check.load_spec("momentum_update"), in_place_from_step_2)
+    assert "changed its input `state` in place at step 2" in failure
+    assert "classic mistake: modifying an input in place." in failure
+
+
+def test_a_run_in_float32_must_stay_float32(check):
+    from optimlab.optim import rmsprop_update
+
+    def upcast(param, grad, state, **kwargs):
+        new_param, new_state = rmsprop_update(param, grad, state, **kwargs)
+        return new_param.astype(np.float64), new_state
+
+    spec = check.load_spec("rmsprop_update")
+    float32 = [c for c in spec["cases"] if c["args"]["param"]["dtype"] == "float32"]
+    _, failure = check.run_check(dict(spec, cases=float32), upcast)
+    assert "the parameter after step 1 has dtype float64, expected float32" in failure
+
+
+def test_collect_records_a_run_without_the_expected_values(check, ref):
+    case = check.load_spec("nesterov_update")["cases"][0]
+    blind = {k: v for k, v in case.items() if k not in ("expected", "mistakes")}
+    observation = check.collect(submodule(ref, "optim").nesterov_update, blind)
+    assert observation["output"] == case["expected"] and observation["modified"] == []
+    assert len(observation["output"]["steps"]) == len(case["steps"]["vary"]["grad"]) >= 5
