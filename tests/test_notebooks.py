@@ -1,6 +1,9 @@
 """The notebooks, run in real Jupyter kernels: solutions run clean; the release stops at the first exercise."""
 
 import json
+import os
+import shutil
+import time
 
 import matplotlib
 import numpy as np
@@ -30,7 +33,7 @@ def test_notebooks_are_committed_without_outputs(path):
 def test_solution_notebook_runs_top_to_bottom_in_a_fresh_kernel(path):
     nb = execute(path)
     text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    checks = sum("check(" in c.source for c in nb.cells if c.cell_type == "code")
+    checks = sum(c.source.strip().startswith("check(") for c in nb.cells if c.cell_type == "code")
     assert checks >= 4 and text.count("cases pass.") == checks
 
 
@@ -83,3 +86,27 @@ def test_the_learning_rate_widget_says_when_the_update_is_a_stub(stubs):
     quad = submodule(stubs, "problems").Quadratic.with_condition(10)
     fig = submodule(stubs, "plots").draw_descent(quad, (2.0, 1.0), lr=0.1, steps=30)
     assert "gd_update is still a stub" in fig.axes[0].get_title()
+
+
+def test_an_edit_to_the_package_takes_effect_without_restarting_the_kernel(tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(COURSE, course, ignore=shutil.ignore_patterns("__pycache__"))
+    path = notebooks(course)[0]
+    check_index, exercise = _first_exercise(path)
+    module = json.loads((course / "optimlab" / "check_data" / f"{path.parent.name}.json").read_text())[
+        "exercises"][exercise]["module"]
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    with client.setup_kernel():
+        for index, cell in enumerate(nb.cells[:check_index]):
+            if cell.cell_type == "code":
+                client.execute_cell(cell, index)
+        with pytest.raises(CellExecutionError, match="NotImplementedError"):
+            client.execute_cell(nb.cells[check_index], check_index)
+        target = course / "optimlab" / f"{module}.py"
+        target.write_text((SOLUTIONS / "optimlab" / f"{module}.py").read_text())
+        later = time.time() + 5
+        os.utime(target, (later, later))  # autoreload looks at modification times
+        client.execute_cell(nb.cells[check_index], check_index)
+    printed = "".join(o.get("text", "") for o in nb.cells[check_index].outputs)
+    assert f"✔ {exercise}: all" in printed

@@ -77,6 +77,7 @@ def lr_explorer(problem, x0: Sequence[float], *, steps: int = 40, lr: float = 0.
                 lr_range: tuple[float, float] = (1e-3, 1.0)):
     """A learning-rate slider that reruns *your* ``gd_update`` and redraws the path (see :func:`draw_descent`)."""
     import ipywidgets as widgets
+    from IPython import get_ipython
     from IPython.display import display
 
     slider = widgets.FloatLogSlider(value=lr, base=10, min=np.log10(lr_range[0]), max=np.log10(lr_range[1]),
@@ -85,11 +86,22 @@ def lr_explorer(problem, x0: Sequence[float], *, steps: int = 40, lr: float = 0.
     output = widgets.Output()
 
     def redraw(change=None):
-        with output:
-            output.clear_output(wait=True)
+        # Replace the widget's outputs from the kernel side, in one assignment. (Capturing with `with output:
+        # display(fig)` draws the same in JupyterLab, but makes nbclient, which runs the tests and nbgrader, echo
+        # the output back on the shell channel; that races with its wait for the cell's reply and can stall the
+        # cell for the whole execution timeout.)
+        open_before = set(plt.get_fignums())
+        try:
             fig = draw_descent(problem, x0, lr=slider.value, steps=steps)
-            display(fig)
-            plt.close(fig)
+        except Exception as exc:  # a bug in gd_update: say so where the plot would be (a callback's error is hidden)
+            for number in set(plt.get_fignums()) - open_before:
+                plt.close(number)
+            message = f"gd_update raised {type(exc).__name__}: {exc}\n"
+            output.outputs = ({"output_type": "stream", "name": "stderr", "text": message},)
+            return
+        data, metadata = get_ipython().display_formatter.format(fig)
+        plt.close(fig)
+        output.outputs = ({"output_type": "display_data", "data": data, "metadata": metadata},)
 
     slider.observe(redraw, names="value")
     redraw()
