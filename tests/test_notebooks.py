@@ -69,22 +69,34 @@ def test_course_notebook_runs_until_the_first_exercise_and_stops_at_its_stub(pat
     assert f"{exercise} is not implemented yet" in error.evalue
 
 
-def test_the_learning_rate_widget_draws_the_students_own_path(ref, stubs):
+def test_the_explorer_draws_the_students_own_path(ref):
     problems = submodule(ref, "problems")
     quad = problems.Quadratic.with_condition(10)
-    fig = submodule(ref, "plots").draw_descent(quad, (2.0, 1.0), lr=0.1, steps=30)
-    left, right = fig.axes
-    path_line = left.get_lines()[-2]
-    assert np.allclose(path_line.get_xydata()[-1], submodule(ref, "problems").descend(
-        quad, (2.0, 1.0), update=submodule(ref, "gd").gd_update, steps=30, lr=0.1)[-1])
+    explorer = submodule(ref, "plots").Explorer(quad, (2.0, -1.0), steps=30)
+    left, right = explorer.draw(lr=0.1).axes
+    expected = problems.descend(quad, (2.0, -1.0), update=submodule(ref, "gd").gd_update, steps=30, lr=0.1)
+    assert np.allclose(explorer.path_line.get_xydata(), expected)
     assert "after 30 steps" in left.get_title() and "lr = 0.1" in right.get_title()
-    diverging = submodule(ref, "plots").draw_descent(quad, (2.0, 1.0), lr=0.5, steps=30)
-    assert "diverged" in diverging.axes[0].get_title()
+    assert "diverged" in explorer.draw(lr=0.5).axes[0].get_title()
+    assert explorer.png(lr=0.2).startswith(b"\x89PNG")
 
 
-def test_the_learning_rate_widget_says_when_the_update_is_a_stub(stubs):
+def test_the_explorer_carries_the_state_of_a_stateful_update(ref):
+    problems, optim = submodule(ref, "problems"), submodule(ref, "optim")
+    quad = problems.Quadratic.with_condition(10)
+    explorer = submodule(ref, "plots").Explorer(quad, (2.0, -1.0), update="optim.adam_update", steps=50,
+                                                sliders={"lr": (1e-3, 1.0, 0.1), "beta1": (0.0, 0.99, 0.9)},
+                                                hyper=lambda v: {"lr": v["lr"], "betas": (v["beta1"], 0.999)})
+    explorer.draw(lr=0.1, beta1=0.9)
+    x, state = np.array([2.0, -1.0]), {}
+    for _ in range(50):
+        x, state = optim.adam_update(x, quad.grad(x), state, lr=0.1, betas=(0.9, 0.999))
+    assert np.allclose(explorer.path_line.get_xydata()[-1], x)
+
+
+def test_the_explorer_says_when_the_update_is_a_stub(stubs):
     quad = submodule(stubs, "problems").Quadratic.with_condition(10)
-    fig = submodule(stubs, "plots").draw_descent(quad, (2.0, 1.0), lr=0.1, steps=30)
+    fig = submodule(stubs, "plots").Explorer(quad, (2.0, 1.0)).draw(lr=0.1)
     assert "gd_update is still a stub" in fig.axes[0].get_title()
 
 

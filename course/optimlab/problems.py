@@ -7,6 +7,7 @@ points of shape (..., 2), so contour plots need no loop.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -77,6 +78,51 @@ class Rosenbrock:
         return np.array([-2 * (self.a - x0) - 4 * self.b * x0 * (x1 - x0**2), 2 * self.b * (x1 - x0**2)])
 
 
+@dataclass(frozen=True)
+class Beale:
+    r"""Beale's function :math:`(1.5 - x + xy)^2 + (2.25 - x + xy^2)^2 + (2.625 - x + xy^3)^2`, smallest
+    (zero) at :math:`(3, 0.5)`: flat plateaus and steep, curved walls."""
+
+    bounds: tuple[float, float, float, float] = (-4.5, 4.5, -4.5, 4.5)
+
+    @property
+    def minimum(self) -> np.ndarray:
+        return np.array([3.0, 0.5])
+
+    def loss(self, x: np.ndarray) -> np.ndarray | float:
+        x = np.asarray(x, dtype=np.float64)
+        a, b = x[..., 0], x[..., 1]
+        value = (1.5 - a + a * b) ** 2 + (2.25 - a + a * b**2) ** 2 + (2.625 - a + a * b**3) ** 2
+        return float(value) if value.ndim == 0 else value
+
+    def grad(self, x: np.ndarray) -> np.ndarray:
+        a, b = np.asarray(x, dtype=np.float64)
+        r1, r2, r3 = 1.5 - a + a * b, 2.25 - a + a * b**2, 2.625 - a + a * b**3
+        return np.array([2 * r1 * (b - 1) + 2 * r2 * (b**2 - 1) + 2 * r3 * (b**3 - 1),
+                         2 * r1 * a + 2 * r2 * 2 * a * b + 2 * r3 * 3 * a * b**2])
+
+
+@dataclass(frozen=True)
+class Saddle:
+    r"""A saddle :math:`\tfrac12 (x^2 - y^2) + \tfrac14 y^4`: a saddle point at the origin, minima at
+    :math:`(0, \pm 1)`. Started on the ridge, an optimizer has to notice the tiny slope away from it."""
+
+    bounds: tuple[float, float, float, float] = (-1.5, 1.5, -1.5, 1.5)
+
+    @property
+    def minimum(self) -> np.ndarray:
+        return np.array([0.0, 1.0])
+
+    def loss(self, x: np.ndarray) -> np.ndarray | float:
+        x = np.asarray(x, dtype=np.float64)
+        value = 0.5 * (x[..., 0] ** 2 - x[..., 1] ** 2) + 0.25 * x[..., 1] ** 4 + 0.25
+        return float(value) if value.ndim == 0 else value
+
+    def grad(self, x: np.ndarray) -> np.ndarray:
+        a, b = np.asarray(x, dtype=np.float64)
+        return np.array([a, -b + b**3])
+
+
 def make_regression(
     rng: np.random.Generator, *, n: int = 1000, d: int = 10, noise: float = 0.5
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -97,17 +143,26 @@ def make_regression(
 def descend(
     problem, x0: np.ndarray, *, update: Callable[..., np.ndarray], steps: int, **hyperparameters
 ) -> np.ndarray:
-    """Run ``x <- update(x, problem.grad(x), **hyperparameters)`` for ``steps`` steps from ``x0``.
+    """Run ``update`` for ``steps`` steps from ``x0`` on ``problem``.
 
-    Stops early, keeping what it has, once the iterate is no longer finite (a diverging run).
+    ``update`` is either stateless, ``x <- update(x, problem.grad(x), **hyperparameters)`` like
+    :func:`optimlab.gd.gd_update`, or stateful, ``x, state <- update(x, problem.grad(x), state,
+    **hyperparameters)`` like the functions of :mod:`optimlab.optim` (it has an argument named ``state``; the
+    state starts as ``{}``). Stops early, keeping what it has, once the iterate is no longer finite (a
+    diverging run).
 
     Returns:
         The visited points, shape (steps_taken + 1, d), ``x0`` first.
     """
+    stateful = "state" in inspect.signature(update).parameters
+    state: dict = {}
     path = [np.asarray(x0, dtype=np.float64)]
     with np.errstate(over="ignore", invalid="ignore"):
         for _ in range(steps):
-            x = update(path[-1], problem.grad(path[-1]), **hyperparameters)
+            if stateful:
+                x, state = update(path[-1], problem.grad(path[-1]), state, **hyperparameters)
+            else:
+                x = update(path[-1], problem.grad(path[-1]), **hyperparameters)
             path.append(np.asarray(x, dtype=np.float64))
             if not np.all(np.isfinite(x)) or np.max(np.abs(x)) > 1e12:
                 break
