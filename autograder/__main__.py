@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             return release_module.run(check=args.check)
-        except (release_module.ReleaseError, release_module.checkdata.CatalogueError) as exc:
+        except (release_module.ReleaseError, release_module.checkdata.CatalogueError,
+                release_module.samples.SampleError) as exc:
             print(f"release failed: {exc}", file=sys.stderr)
             return 2
     return 2

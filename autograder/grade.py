@@ -16,6 +16,7 @@ students) and the student id: the same submission gets the same cases, and so th
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import csv
 import hashlib
 import json
@@ -24,6 +25,7 @@ import secrets
 import shutil
 import sys
 import traceback
+import warnings
 import zlib
 from pathlib import Path
 
@@ -195,9 +197,32 @@ def grade_student(task: dict) -> dict:
         if not (course_root / PACKAGE).is_dir() and not any(course_root.glob("[0-9][0-9]_*/*.ipynb")):
             result["notes"].append("the submission holds neither an optimlab/ package nor the course notebooks")
     result["functions"] = grade_functions(course_root, task["seed"], student, work, sandbox.Limits())
-    result["notebooks"] = grade_notebooks(course_root, Path(task["main_root"]), Path(task["template"]),
-                                          student, work)
+    with _output_to(work / "nbgrader.log"):  # nbgrader's and the kernels' chatter, kept out of the progress bar
+        result["notebooks"] = grade_notebooks(course_root, Path(task["main_root"]), Path(task["template"]),
+                                              student, work)
     return result
+
+
+@contextlib.contextmanager
+def _output_to(path: Path):
+    """Send this process's standard output and error (and its children's) to ``path`` for a while."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "ab") as log, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
 
 
 # --------------------------------------------------------------------------------------------------- the class
@@ -255,7 +280,7 @@ def grade(submissions: Path, out: Path, *, jobs: int = 1, shard: tuple[int, int]
                       "attempts": [str(p) for p in submission.attempts], "fingerprint": fingerprint, "seed": seed,
                       "work": str(out / "work" / submission.student), "main_root": str(main_root),
                       "template": str(template)})
-    failures = []
+    failures, graded_notebooks = [], []
     bar = tqdm(total=len(tasks), desc="grading", unit="student", disable=not progress, file=sys.stderr)
     with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(grade_student, task): task for task in tasks}
@@ -267,23 +292,18 @@ def grade(submissions: Path, out: Path, *, jobs: int = 1, shard: tuple[int, int]
                     if nb["status"] == "ok":
                         notebooks.import_into_main(main_root, Path(task["work"]) / "nbgrader", assignment,
                                                    task["student"], db_url)
+                        graded_notebooks.append((assignment, task["student"]))
                 _write_json(out / "results" / f"{task['student']}.json", result)
                 shutil.rmtree(task["work"], ignore_errors=True)
             except Exception:  # the grader's own failure: report it, keep grading the others
                 failures.append((task["student"], traceback.format_exc()))
             bar.update(1)
     bar.close()
-    if any(nb_ok for nb_ok in _any_notebook_graded(out)):
-        notebooks.feedback(main_root)
+    notebooks.feedback(main_root, graded_notebooks)
     write_outputs([out], out)
     for student, trace in failures:
         print(f"grader failure while grading {student}:\n{trace}", file=sys.stderr)
     return 1 if failures else 0
-
-
-def _any_notebook_graded(out: Path):
-    for path in (out / "results").glob("*.json"):
-        yield any(nb["status"] == "ok" for nb in json.loads(path.read_text())["notebooks"].values())
 
 
 def _write_json(path: Path, data: dict) -> None:

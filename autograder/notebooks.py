@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,6 @@ import nbformat
 from . import nbgrader_course
 from .paths import PACKAGE, SOLUTIONS
 
-AUTOGRADE_TIMEOUT = 900  # seconds for one notebook, all cells; each cell also has nbgrader's own timeout
 
 
 class InfrastructureError(Exception):
@@ -73,11 +71,12 @@ def prepare_main_course(out: Path) -> tuple[Path, Path]:
     if stamp.exists() and stamp.read_text() == current and template.exists():
         return root, template
     nbgrader_course.create(root)
+    api = nbgrader_course.api(root)
     for assignment in assignments():
-        proc = nbgrader_course.nbgrader(root, "generate_assignment", assignment, "--force")
-        if proc.returncode != 0:
-            raise InfrastructureError(f"nbgrader generate_assignment {assignment} failed:\n{proc.stdout[-2000:]}"
-                                      f"{proc.stderr[-2000:]}")
+        outcome = api.generate_assignment(assignment)
+        if not outcome["success"]:
+            raise InfrastructureError(f"nbgrader generate_assignment {assignment} failed:\n"
+                                      f"{outcome.get('log', '')[-2000:]}{outcome.get('error', '')[-2000:]}")
     template.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(root / "gradebook.db", template)
     stamp.write_text(current)
@@ -102,6 +101,8 @@ def validate(path: Path) -> str | None:
         nbformat.validate(nb)
     except UnicodeDecodeError:
         return "the notebook file is not valid UTF-8 text"
+    except nbformat.reader.NotJSONError:
+        return "the notebook file is not valid JSON (cut short, or edited outside Jupyter?)"
     except Exception as exc:  # nbformat raises several kinds for broken files
         return f"the notebook file is corrupt ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
     if not any("nbgrader" in cell.get("metadata", {}) for cell in nb.cells):
@@ -111,7 +112,11 @@ def validate(path: Path) -> str | None:
 
 def autograde(private: Path, template: Path, main_root: Path, assignment: str, student: str,
               notebooks: dict[str, Path], package_root: Path | None) -> NotebookResult:
-    """Autograde one student's notebooks of one assignment in their private course."""
+    """Autograde one student's notebooks of one assignment in their private course.
+
+    nbgrader runs in this (worker) process; the notebook runs in a kernel that nbgrader starts, with the
+    student's package on its ``PYTHONPATH``, one thread for BLAS, and nbgrader's per-cell timeout.
+    """
     result = NotebookResult(assignment)
     if not private.exists():
         nbgrader_course.create(private, [])
@@ -123,16 +128,21 @@ def autograde(private: Path, template: Path, main_root: Path, assignment: str, s
     submitted.mkdir(parents=True)
     for name, path in notebooks.items():
         shutil.copy(path, submitted / name)
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MPLBACKEND="Agg")
-    env["PYTHONPATH"] = str(package_root) if package_root else ""
+    kernel_env = {"PYTHONPATH": str(package_root) if package_root else "", "OPENBLAS_NUM_THREADS": "1",
+                  "OMP_NUM_THREADS": "1", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    saved = {name: os.environ.get(name) for name in kernel_env}
+    os.environ.update(kernel_env)
     try:
-        proc = nbgrader_course.nbgrader(private, "autograde", assignment, "--student", student, "--force",
-                                        env=env, timeout=AUTOGRADE_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        return _failed(result, f"autograding took longer than {AUTOGRADE_TIMEOUT} s and was stopped")
-    log = proc.stdout + proc.stderr
-    if proc.returncode != 0:
-        if "Kernel died" in log or "DeadKernelError" in log or "kernel died" in log.lower():
+        outcome = nbgrader_course.api(private).autograde(assignment, student, force=True)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    if not outcome["success"]:
+        log = outcome.get("log", "") + outcome.get("error", "")
+        if "DeadKernelError" in log or "kernel died" in log.lower():
             return _failed(result, "the Jupyter kernel died while running the notebook "
                                    "(a cell called exit() or crashed Python)")
         return _failed(result, "nbgrader could not grade the notebook: " + _last_error(log))
@@ -213,12 +223,14 @@ def import_into_main(main_root: Path, private: Path, assignment: str, student: s
         SaveAutoGrades().preprocess(nb, resources)
 
 
-def feedback(main_root: Path) -> None:
-    """nbgrader's own per-notebook feedback (hidden tests cleared), for every autograded submission."""
-    for assignment in assignments():
-        proc = nbgrader_course.nbgrader(main_root, "generate_feedback", assignment, "--force")
-        if proc.returncode != 0:
-            raise InfrastructureError(f"nbgrader generate_feedback {assignment} failed:\n{proc.stdout[-2000:]}")
+def feedback(main_root: Path, graded: list[tuple[str, str]]) -> None:
+    """nbgrader's own per-notebook feedback (hidden tests cleared), for each (assignment, student) given."""
+    api = nbgrader_course.api(main_root)
+    for assignment, student in graded:
+        outcome = api.generate_feedback(assignment, student)
+        if not outcome["success"]:
+            raise InfrastructureError(f"nbgrader generate_feedback {assignment} for {student} failed:\n"
+                                      f"{outcome.get('log', '')[-2000:]}")
 
 
 def package_copy(course_root: Path, destination: Path) -> Path | None:

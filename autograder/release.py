@@ -18,7 +18,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from . import checkdata, nbgrader_course
+from . import checkdata, nbgrader_course, samples
 from .paths import COURSE, PACKAGE, SOLUTIONS
 
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION[ \t]*$")
@@ -44,8 +44,12 @@ def _exercise_of(tree: ast.Module, line: int, path: str) -> tuple[str, str, str]
     raise ReleaseError(f"{path}:{line}: a solution region must sit inside a function decorated with @exercise")
 
 
-def strip_solutions(source: str, path: str) -> str:
-    """Replace each solution region of a Python source with a stub raising ``NotImplementedError``."""
+def strip_solutions(source: str, path: str, *, keep: frozenset[str] = frozenset()) -> str:
+    """Replace each solution region of a Python source with a stub raising ``NotImplementedError``.
+
+    Regions inside the functions named in ``keep`` keep their code and lose only the marker lines (the sample
+    submissions use this to implement some functions and not others).
+    """
     tree = ast.parse(source, filename=path)
     lines = source.splitlines(keepends=True)
     out: list[str] = []
@@ -63,6 +67,10 @@ def strip_solutions(source: str, path: str) -> str:
         if end is None or nested is not None:
             raise ReleaseError(f"{path}:{i + 1}: BEGIN SOLUTION without a matching END SOLUTION")
         name, unit, section = _exercise_of(tree, i + 1, path)
+        if name in keep:
+            out.extend(lines[i + 1:end])
+            i = end + 1
+            continue
         indent = begin["indent"]
         message = (f"{name} is not implemented yet: write it in {path} "
                    f"(explained in notebook {unit}, section {section!r}).")
@@ -145,17 +153,21 @@ def run(*, check: bool = False) -> int:
     data_root = SOLUTIONS / PACKAGE / "check_data"
     data_wanted = {name: text.encode() for name, text in check_data.items()}
     course_wanted = build(check_data)
+    samples_wanted = samples.build(course_wanted)
     if check:
-        problems = _differences(data_wanted, data_root) + _differences(course_wanted, COURSE)
+        problems = (_differences(data_wanted, data_root) + _differences(course_wanted, COURSE)
+                    + _differences(samples_wanted, samples.SAMPLES_DIR))
         if problems:
-            print("course/ is out of date with solutions/. Run `python -m autograder release`.\n")
+            print("course/ or the samples are out of date with solutions/. Run `python -m autograder release`.\n")
             print("\n".join(problems))
             return 1
         print(f"course/ is up to date ({len(course_wanted)} files).")
         return 0
     _write_tree(data_wanted, data_root)
     _write_tree(course_wanted, COURSE)
-    print(f"wrote course/ ({len(course_wanted)} files) and {len(check_data)} check-data file(s).")
+    _write_tree(samples_wanted, samples.SAMPLES_DIR)
+    print(f"wrote course/ ({len(course_wanted)} files), {len(check_data)} check-data file(s) and "
+          f"{len(samples.SAMPLES)} sample submissions.")
     return 0
 
 
