@@ -2,8 +2,10 @@
 
     python -I -B _child.py REQUEST.json
 
-It imports the student's ``optimlab.<module>`` from a scratch copy, calls ``<function>`` on each case the grader
-sent, and writes the raw observations as JSON to its original standard output. It never sees expected values and
+For each function the grader asks about, it imports the student's ``optimlab.<module>`` from a scratch copy,
+calls the function on each case the grader sent, and writes the raw observations as one JSON line to its original
+standard output (with a line before the import and before the calls, so the parent knows what was running when
+something went wrong). It never sees expected values and
 never decides pass or fail: the parent does, outside this process.
 
 Before any student code runs, an audit hook confines the process: files may be read only from the scratch copy
@@ -39,7 +41,7 @@ def _install_guard(scratch: str, report_fd: int) -> None:
     dumps = json.dumps
 
     def stop(what: str) -> None:
-        write(report_fd, dumps({"violation": what[:300]}).encode())
+        write(report_fd, dumps({"violation": what[:300]}).encode() + b"\n")
         exit_now(VIOLATION_EXIT)
 
     def resolve(path) -> str | None:
@@ -86,14 +88,28 @@ def main() -> None:
         request = json.load(f)
     # What the grader needs is imported before any student code can interfere with it.
     import importlib
-    import importlib.util
+    import types
 
     import numpy  # noqa: F401  (the real one, before the scratch copy is on sys.path)
 
-    spec = importlib.util.spec_from_file_location("_grader_check", request["check_module"])
-    check = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = check
-    spec.loader.exec_module(check)
+    with open(request["check_module"], encoding="utf-8") as f:
+        check_code = compile(f.read(), request["check_module"], "exec")
+    loaded = [0]
+
+    def fresh_check():
+        """A private copy of the checks, made after the student's module is imported, under a name found nowhere:
+        what a student's module patched at import time cannot reach the code that records its results."""
+        loaded[0] += 1
+        module = types.ModuleType(f"_grader_check_{loaded[0]}")
+        module.__file__ = request["check_module"]
+        sys.modules[module.__name__] = module  # only while it runs its own definitions
+        try:
+            exec(check_code, module.__dict__)
+        finally:
+            del sys.modules[module.__name__]
+        return module
+
+    fresh_check()  # everything it imports is imported now, before any student code
 
     report_fd = os.dup(1)  # results go to the original stdout; the student's prints (out and err) go nowhere
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -106,25 +122,32 @@ def main() -> None:
     sys.dont_write_bytecode = True
     _install_guard(request["scratch"], report_fd)
 
-    result: dict = {"observations": []}
-    try:
-        module = importlib.import_module(f"{request['package']}.{request['module']}")
-        fn = getattr(module, request["function"])
-        if not callable(fn):
-            raise TypeError(f"{request['function']} is not a function but a {type(fn).__name__}")
-    except BaseException as exc:  # noqa: BLE001 — whatever the student's module does at import is a result
-        result["import_error"] = {"type": type(exc).__name__, "message": str(exc)[:500]}
-    else:
-        for case in request["cases"]:
-            try:
-                observation = check.collect(fn, case)
-            except BaseException as exc:  # noqa: BLE001 — SystemExit, KeyboardInterrupt, MemoryError ...
-                observation = {"error": {"type": type(exc).__name__, "message": str(exc)[:500]}}
-            result["observations"].append(observation)
-    data = json.dumps(result, allow_nan=True).encode()
-    view = memoryview(data)
-    while view:
-        view = view[os.write(report_fd, view):]
+    def report(line: dict) -> None:
+        view = memoryview(json.dumps(line, allow_nan=True).encode() + b"\n")
+        while view:
+            view = view[os.write(report_fd, view):]
+
+    for job in request["jobs"]:  # one line per function, as soon as it is done
+        line: dict = {"function": job["function"]}
+        try:
+            report({"importing": job["module"]})
+            module = importlib.import_module(f"{request['package']}.{job['module']}")
+            fn = getattr(module, job["function"])
+            if not callable(fn):
+                raise TypeError(f"{job['function']} is not a function but a {type(fn).__name__}")
+        except BaseException as exc:  # noqa: BLE001 — whatever the student's module does at import is a result
+            line["import_error"] = {"type": type(exc).__name__, "message": str(exc)[:500]}
+        else:
+            report({"running": job["function"]})
+            check = fresh_check()
+            line["observations"] = []
+            for case in job["cases"]:
+                try:
+                    observation = check.collect(fn, case)
+                except BaseException as exc:  # noqa: BLE001 — SystemExit, KeyboardInterrupt, MemoryError ...
+                    observation = {"error": {"type": type(exc).__name__, "message": str(exc)[:500]}}
+                line["observations"].append(observation)
+        report(line)
     os._exit(0)
 
 

@@ -40,6 +40,8 @@ from .paths import PACKAGE
 GRADER_VERSION = "1"
 #: Fresh hidden cases per exercise and student, on top of the public ones.
 HIDDEN_CASES = 4
+#: The only parts of a case the student's process receives: its inputs, never the expected outputs.
+INPUT_KEYS = ("args", "steps")
 
 
 class GraderFailure(Exception):
@@ -68,56 +70,55 @@ def grade_functions(course_root: Path | None, seed: int, student: str, work: Pat
     """Each package function's points and, when it fails, why (in the words of the self-checks)."""
     from optimlab.check import explain, judge
 
-    results = {}
+    entries, jobs, specs = {}, [], {}
     package = course_root / PACKAGE if course_root else None
     for unit, exercises in units().items():
         for exercise in exercises:
-            entry = {"unit": unit, "points": 0.0, "max": float(exercise.points), "passed": False,
-                     "message": "", "mistake": None}
-            results[exercise.name] = entry
+            entries[exercise.name] = {"unit": unit, "points": 0.0, "max": float(exercise.points), "passed": False,
+                                      "message": "", "mistake": None}
             if package is None or not package.is_dir():
-                entry["message"] = f"no {PACKAGE}/ package in the submission"
-                continue
-            module_file = package / f"{exercise.module}.py"
-            if not module_file.is_file():
-                entry["message"] = f"{PACKAGE}/{exercise.module}.py is missing"
-                continue
-            spec, n_public = _cases(exercise, seed, student)
-            child = sandbox.run(package, exercise.module, exercise.name, spec["cases"], limits=limits, work=work)
-            if child.infrastructure:
-                raise GraderFailure(child.reason)
-            if child.status != "ok":
-                entry["message"] = f"{exercise.name} could not be graded: {child.reason}"
-                entry["status"] = child.status
-                continue
-            if child.import_error:
-                error = child.import_error
-                entry["message"] = (f"importing {PACKAGE}.{exercise.module} failed with {error['type']}: "
-                                    f"{error['message']}")
-                continue
-            observations = [sanitize(o) for o in child.observations]
-            if len(observations) != len(spec["cases"]):
-                entry["message"] = "the grading process returned the wrong number of results"
-                continue
-            failures = []
-            for index, (case, observation) in enumerate(zip(spec["cases"], observations)):
-                verdict = judge(spec, case, observation)
-                if not verdict.passed:
-                    failures.append((index, case, observation, verdict))
-            total = len(spec["cases"])
-            if not failures:
-                entry.update(points=float(exercise.points), passed=True, message=f"all {total} cases pass")
-                continue
-            index, case, observation, verdict = failures[0]
-            entry["mistake"] = verdict.mistake
-            if index < n_public:
-                entry["message"] = explain(spec, case, observation, verdict)
-            else:  # a hidden case: say what is wrong, never its inputs or expected values
-                entry["message"] = f"{exercise.name} fails a hidden case: {verdict.message}"
-                if verdict.mistake:
-                    entry["message"] += f"\n  This looks like a classic mistake: {verdict.mistake}."
-            entry["message"] += f"\n  ({total - len(failures)} of {total} cases pass.)"
-    return results
+                entries[exercise.name]["message"] = f"no {PACKAGE}/ package in the submission"
+            elif not (package / f"{exercise.module}.py").is_file():
+                entries[exercise.name]["message"] = f"{PACKAGE}/{exercise.module}.py is missing"
+            else:
+                specs[exercise.name] = (exercise, *_cases(exercise, seed, student))
+                inputs = [{key: c[key] for key in INPUT_KEYS if key in c} for c in specs[exercise.name][1]["cases"]]
+                jobs.append(sandbox.Job(exercise.module, exercise.name, inputs))   # inputs only, no answers
+    children = sandbox.run(package, jobs, limits=limits, work=work) if jobs else {}
+    for name, child in children.items():
+        exercise, spec, n_public = specs[name]
+        entries[name] |= _judge_child(exercise, spec, n_public, child)
+    return entries
+
+
+def _judge_child(exercise: Exercise, spec: dict, n_public: int, child: sandbox.ChildResult) -> dict:
+    """Points and message for one function, from what its child reported."""
+    from optimlab.check import explain, judge
+
+    if child.infrastructure:
+        raise GraderFailure(child.reason)
+    if child.status != "ok":
+        return {"message": f"{exercise.name} could not be graded: {child.reason}", "status": child.status}
+    if child.import_error:
+        error = child.import_error
+        return {"message": f"importing {PACKAGE}.{exercise.module} failed with {error.get('type')}: "
+                           f"{error.get('message')}"}
+    observations = [sanitize(o) for o in child.observations]
+    if len(observations) != len(spec["cases"]) or not all(isinstance(o, dict) for o in observations):
+        return {"message": "the grading process returned the wrong number of results"}
+    failures = [(i, case, obs, verdict) for i, (case, obs) in enumerate(zip(spec["cases"], observations))
+                if not (verdict := judge(spec, case, obs)).passed]
+    total = len(spec["cases"])
+    if not failures:
+        return {"points": float(exercise.points), "passed": True, "message": f"all {total} cases pass"}
+    index, case, observation, verdict = failures[0]
+    if index < n_public:
+        message = explain(spec, case, observation, verdict)
+    else:  # a hidden case: say what is wrong, never its inputs or expected values
+        message = f"{exercise.name} fails a hidden case: {verdict.message}"
+        if verdict.mistake:
+            message += f"\n  This looks like a classic mistake: {verdict.mistake}."
+    return {"mistake": verdict.mistake, "message": message + f"\n  ({total - len(failures)} of {total} cases pass.)"}
 
 
 _DTYPES = {"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import queue
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,6 @@ from .paths import PACKAGE, SOLUTIONS
 
 CHILD = Path(__file__).with_name("_child.py")
 CHECK_MODULE = SOLUTIONS / PACKAGE / "check.py"
-VIOLATION_EXIT = 86
 
 
 @dataclass(frozen=True)
@@ -70,9 +70,55 @@ def _environment(home: Path) -> dict:
             "NUMEXPR_NUM_THREADS": "1", "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"}
 
 
-def run(package_dir: Path, module: str, function: str, cases: list[dict], *,
-        limits: Limits = Limits(), work: Path | None = None) -> ChildResult:
-    """Call ``optimlab.<module>.<function>`` from (a scratch copy of) ``package_dir`` on ``cases``."""
+@dataclass(frozen=True)
+class Job:
+    """One function to call on some cases: ``optimlab.<module>.<function>(**case["args"])``."""
+
+    module: str
+    function: str
+    cases: list
+
+
+def run(package_dir: Path, jobs: list[Job], *, limits: Limits = Limits(), work: Path | None = None
+        ) -> dict[str, ChildResult]:
+    """Run every job against (a scratch copy of) the student's package; ``{function: result}``.
+
+    All jobs share one child while they behave. When one hangs, crashes, floods or breaks a rule, it alone gets
+    the failure (or, if it happened while importing a module, every job of that module), and the jobs after it
+    run in a fresh child: one function's bug never costs another function's points.
+    """
+    results: dict[str, ChildResult] = {}
+    pending = list(jobs)
+    while pending:
+        outcome = _run_child(package_dir, pending, limits, work)
+        if isinstance(outcome, ChildResult):  # nothing could run at all
+            return results | {job.function: outcome for job in pending}
+        finished, failure, running_module, running_function = outcome
+        results |= finished
+        pending = [job for job in pending if job.function not in finished]
+        if not pending:
+            break
+        if failure is None:
+            failure = ChildResult("malformed", "it ended without a readable result")
+        if failure.infrastructure or (running_module is None and not finished):
+            # it ended before any student code ran: the grader's own machinery is broken
+            failure = ChildResult("infrastructure", f"the grading process failed before running any student "
+                                                    f"code: {failure.reason}", infrastructure=True)
+            return results | {job.function: failure for job in pending}
+        if running_function is not None:
+            blamed = [job for job in pending if job.function == running_function]
+        else:
+            blamed = [job for job in pending if job.module == running_module] or pending[:1]
+            if blamed is not pending[:1]:
+                failure = ChildResult(failure.status, f"importing {PACKAGE}.{running_module}: {failure.reason}")
+        results |= {job.function: failure for job in blamed}
+        pending = [job for job in pending if job not in blamed]
+    return results
+
+
+def _run_child(package_dir: Path, jobs: list[Job], limits: Limits, work: Path | None):
+    """One child for ``jobs``; returns (finished results, failure or None, module being imported, function
+    being run), or a single ChildResult when the child could not even start."""
     with tempfile.TemporaryDirectory(prefix="optimlab-sandbox-", dir=work) as tmp:
         tmp = Path(tmp)
         scratch = tmp / "scratch"
@@ -83,51 +129,80 @@ def run(package_dir: Path, module: str, function: str, cases: list[dict], *,
         except (OSError, shutil.Error) as exc:
             return ChildResult("unreadable", f"the package could not be copied: {exc}")
         request = tmp / "request.json"
-        request.write_text(json.dumps({"scratch": str(scratch), "package": PACKAGE, "module": module,
-                                       "function": function, "cases": cases, "check_module": str(CHECK_MODULE)}))
-        with open(tmp / "stderr.txt", "wb") as stderr:
-            return _supervise(request, stderr, tmp / "stderr.txt", limits, scratch)
+        request.write_text(json.dumps({
+            "scratch": str(scratch), "package": PACKAGE, "check_module": str(CHECK_MODULE),
+            "jobs": [{"module": j.module, "function": j.function, "cases": j.cases} for j in jobs]}))
+        scaled = Limits(**{**limits.__dict__, "cpu_seconds": limits.cpu_seconds * len(jobs)})
+        try:
+            proc = subprocess.Popen([sys.executable, "-I", "-B", str(CHILD), str(request)],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                    env=_environment(scratch), cwd=scratch, preexec_fn=_limit(scaled),
+                                    close_fds=True)
+        except OSError as exc:
+            return ChildResult("infrastructure", f"could not start the grading process: {exc}",
+                               infrastructure=True)
+        try:
+            return _supervise(proc, jobs, limits)
+        finally:
+            _kill(proc)
+            proc.stdout.close()
 
 
-def _supervise(request: Path, stderr, stderr_path: Path, limits: Limits, home: Path) -> ChildResult:
-    try:
-        proc = subprocess.Popen([sys.executable, "-I", "-B", str(CHILD), str(request)], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=stderr, env=_environment(home), cwd=home,
-                                preexec_fn=_limit(limits), close_fds=True)
-    except OSError as exc:
-        return ChildResult("infrastructure", f"could not start the grading process: {exc}", infrastructure=True)
-    chunks: list[bytes] = []
-    size = [0]
+def _supervise(proc: subprocess.Popen, jobs: list[Job], limits: Limits):
+    lines: queue.Queue = queue.Queue()
+    budget = [limits.output_bytes]
 
     def read() -> None:
-        while size[0] <= limits.output_bytes:
-            chunk = proc.stdout.read(65536)
-            if not chunk:
+        for raw in proc.stdout:
+            budget[0] -= len(raw)
+            if budget[0] < 0:
+                lines.put(b"\0overflow")
                 return
-            chunks.append(chunk)
-            size[0] += len(chunk)
+            lines.put(raw)
+        lines.put(None)
 
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        reader.join(limits.wall_seconds)
-        timed_out = reader.is_alive()
-        if timed_out or size[0] > limits.output_bytes:
-            _kill(proc)
+    threading.Thread(target=read, daemon=True).start()
+    finished: dict[str, ChildResult] = {}
+    module = function = None
+    failure = None
+    while True:
         try:
-            returncode = proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            _kill(proc)
-            returncode = proc.wait()
-    finally:
-        _kill(proc)
-        proc.stdout.close()
-    if size[0] > limits.output_bytes:
-        return ChildResult("output", f"its output was larger than {limits.output_bytes >> 20} MB")
-    if timed_out:
-        return ChildResult("timeout", f"it did not finish within {limits.wall_seconds:g} seconds "
-                                      "(an endless loop, or far too slow)")
-    return _interpret(b"".join(chunks), returncode, stderr_path)
+            raw = lines.get(timeout=limits.wall_seconds)
+        except queue.Empty:
+            failure = ChildResult("timeout", f"it did not finish within {limits.wall_seconds:g} seconds "
+                                             "(an endless loop, or far too slow)")
+            break
+        if raw is None:
+            break
+        if raw == b"\0overflow":
+            failure = ChildResult("output", f"its output was larger than {limits.output_bytes >> 20} MB")
+            break
+        try:
+            line = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            continue  # not ours: the only lines that count are well-formed JSON objects
+        if not isinstance(line, dict):
+            continue
+        if "violation" in line:
+            failure = ChildResult("violation", f"the code {str(line['violation'])[:300]}")
+            break
+        if "importing" in line:
+            module, function = line["importing"], None
+        elif "running" in line:
+            function = line["running"]
+        elif "function" in line and any(job.function == line["function"] for job in jobs):
+            name = line["function"]
+            observations = line.get("observations")
+            if isinstance(line.get("import_error"), dict):
+                finished[name] = ChildResult("ok", observations=[], import_error=line["import_error"])
+            elif isinstance(observations, list):
+                finished[name] = ChildResult("ok", observations=observations)
+            module = function = None
+    _kill(proc)
+    returncode = proc.wait()
+    if failure is None and len(finished) < len(jobs):
+        failure = _why(returncode)
+    return finished, failure, module, function
 
 
 def _kill(proc: subprocess.Popen) -> None:
@@ -137,33 +212,11 @@ def _kill(proc: subprocess.Popen) -> None:
         pass
 
 
-def _tail(path: Path, limit: int = 600) -> str:
-    try:
-        with open(path, "rb") as f:
-            f.seek(max(0, os.path.getsize(path) - limit))
-            return f.read().decode("utf-8", "replace").strip()
-    except OSError:
-        return ""
-
-
-def _interpret(raw: bytes, returncode: int, stderr_path: Path) -> ChildResult:
-    try:
-        report = json.loads(raw.decode("utf-8")) if raw else None
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        report = None
-    if isinstance(report, dict) and "violation" in report and returncode == VIOLATION_EXIT:
-        return ChildResult("violation", f"the code {report['violation']}")
-    if returncode == -signal.SIGXCPU or returncode == -signal.SIGKILL:
+def _why(returncode: int) -> ChildResult:
+    """What an early end of the child means."""
+    if returncode in (-signal.SIGXCPU, -signal.SIGKILL):
         return ChildResult("cpu", "it used up its CPU time (an endless loop, or far too slow)")
-    if returncode != 0 or not isinstance(report, dict):
-        detail = _tail(stderr_path)
-        if "MemoryError" in detail or "Cannot allocate memory" in detail:
-            return ChildResult("memory", "it ran out of memory")
-        if returncode == 0:
-            return ChildResult("malformed", "it ended without a readable result")
-        return ChildResult("crashed", f"the process ended with exit status {returncode} before reporting "
-                                      "(did the code call exit() or crash the interpreter?)")
-    observations = report.get("observations")
-    if not isinstance(observations, list):
+    if returncode == 0:
         return ChildResult("malformed", "it ended without a readable result")
-    return ChildResult("ok", observations=observations, import_error=report.get("import_error"))
+    return ChildResult("crashed", f"the process ended with exit status {returncode} before reporting "
+                                  "(did the code call exit() or crash the interpreter?)")

@@ -33,8 +33,11 @@ def test_notebooks_are_committed_without_outputs(path):
 def test_solution_notebook_runs_top_to_bottom_in_a_fresh_kernel(path):
     nb = execute(path)
     text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    checks = sum(c.source.strip().startswith("check(") for c in nb.cells if c.cell_type == "code")
-    assert checks >= 4 and text.count("cases pass.") == checks
+    checked = {c.source.strip()[len('check("'):-len('")')] for c in nb.cells
+               if c.cell_type == "code" and c.source.strip().startswith("check(")}
+    unit = json.loads((SOLUTIONS / "optimlab" / "check_data" / f"{path.parent.name}.json").read_text())
+    assert set(unit["exercises"]) <= checked, "every exercise of the unit has its check cell"
+    assert all(f"✔ {name}: all" in text for name in checked)
 
 
 def _first_exercise(path) -> tuple[int, str]:
