@@ -266,7 +266,7 @@ def grade(submissions: Path, out: Path, *, jobs: int = 1, shard: tuple[int, int]
     out.mkdir(parents=True, exist_ok=True)
     (out / "results").mkdir(exist_ok=True)
     seed = _grading_seed(out)
-    main_root, template = notebooks.prepare_main_course(out)
+    main_root, template = notebooks.prepare_main_course(out, db_url)
     db_url = db_url or f"sqlite:///{main_root / 'gradebook.db'}"
     grader = _grader_fingerprint()
     tasks = []
@@ -279,7 +279,7 @@ def grade(submissions: Path, out: Path, *, jobs: int = 1, shard: tuple[int, int]
             continue
         tasks.append({"student": submission.student, "path": str(submission.path),
                       "attempts": [str(p) for p in submission.attempts], "fingerprint": fingerprint, "seed": seed,
-                      "work": str(out / "work" / submission.student), "main_root": str(main_root),
+                      "work": str(out / "work" / "students" / submission.student), "main_root": str(main_root),
                       "template": str(template)})
     failures, graded_notebooks = [], []
     bar = tqdm(total=len(tasks), desc="grading", unit="student", disable=not progress, file=sys.stderr)

@@ -24,8 +24,8 @@ TEXT_STUB = "YOUR ANSWER HERE"
 CELL_TIMEOUT = 60
 
 
-def config_text(root: Path) -> str:
-    """The ``nbgrader_config.py`` of a course rooted at ``root``."""
+def config_text(root: Path, db_url: str | None = None) -> str:
+    """The ``nbgrader_config.py`` of a course rooted at ``root`` (with its gradebook at ``db_url``, if given)."""
     return "\n".join([
         "from nbgrader.preprocessors import ClearHiddenTests, GetGrades",
         "from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor",
@@ -34,6 +34,7 @@ def config_text(root: Path) -> str:
         f"c.CourseDirectory.root = {str(root)!r}",
         "c.CourseDirectory.source_directory = 'source'",
         "c.CourseDirectory.release_directory = 'release'",
+        *([f"c.CourseDirectory.db_url = {db_url!r}"] if db_url else []),
         f"c.ClearSolutions.code_stub = {{'python': {CODE_STUB!r}}}",
         f"c.ClearSolutions.text_stub = {TEXT_STUB!r}",
         "# a cell that runs too long is interrupted; the later cells still run",
@@ -46,10 +47,10 @@ def config_text(root: Path) -> str:
     ])
 
 
-def create(root: Path, assignments: list[str] | None = None) -> Path:
+def create(root: Path, assignments: list[str] | None = None, *, db_url: str | None = None) -> Path:
     """Make ``root`` an nbgrader course whose source is (a copy of) the assignments in ``solutions/``."""
     root.mkdir(parents=True, exist_ok=True)
-    (root / "nbgrader_config.py").write_text(config_text(root.resolve()))
+    (root / "nbgrader_config.py").write_text(config_text(root.resolve(), db_url))
     for assignment in assignments if assignments is not None else notebook_folders(SOLUTIONS):
         target = root / "source" / assignment
         if target.exists():

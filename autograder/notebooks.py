@@ -62,25 +62,27 @@ def _source_hash() -> str:
     return digest.hexdigest()
 
 
-def prepare_main_course(out: Path) -> tuple[Path, Path]:
-    """Create or refresh the main course in ``out/nbgrader``; returns (its root, the template gradebook)."""
+def prepare_main_course(out: Path, db_url: str | None = None) -> tuple[Path, Path]:
+    """Create or refresh the main course in ``out/nbgrader`` (its gradebook at ``db_url``, by default SQLite in
+    that folder) and a private template course; returns (the main root, the template's SQLite gradebook)."""
     root = out / "nbgrader"
-    template = out / "work" / "template-gradebook.db"
+    template_root = out / "work" / "template"
     stamp = root / ".source-hash"
-    current = _source_hash()
-    if stamp.exists() and stamp.read_text() == current and template.exists():
-        return root, template
-    nbgrader_course.create(root)
-    api = nbgrader_course.api(root)
-    for assignment in assignments():
-        outcome = api.generate_assignment(assignment)
-        if not outcome["success"]:
-            raise InfrastructureError(f"nbgrader generate_assignment {assignment} failed:\n"
-                                      f"{outcome.get('log', '')[-2000:]}{outcome.get('error', '')[-2000:]}")
-    template.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(root / "gradebook.db", template)
+    current = _source_hash() + (db_url or "")
+    if stamp.exists() and stamp.read_text() == current and (template_root / "gradebook.db").exists():
+        return root, template_root / "gradebook.db"
+    if template_root.exists():
+        shutil.rmtree(template_root)
+    for course, url in ((template_root, None), (root, db_url)):
+        nbgrader_course.create(course, db_url=url)
+        api = nbgrader_course.api(course)
+        for assignment in assignments():
+            outcome = api.generate_assignment(assignment)
+            if not outcome["success"]:
+                raise InfrastructureError(f"nbgrader generate_assignment {assignment} failed:\n"
+                                          f"{outcome.get('log', '')[-2000:]}{outcome.get('error', '')[-2000:]}")
     stamp.write_text(current)
-    return root, template
+    return root, template_root / "gradebook.db"
 
 
 def find_notebook(course_root: Path, assignment: str, name: str) -> tuple[Path | None, str]:

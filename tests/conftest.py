@@ -1,6 +1,7 @@
 """Shared helpers: the repository's folders, the reference and student packages, executing notebooks."""
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -10,6 +11,11 @@ from nbclient import NotebookClient
 
 from autograder import reference
 from autograder.paths import COURSE, PACKAGE, ROOT, SOLUTIONS
+
+# One BLAS thread in every kernel and child the tests start: on a busy 2-core machine, several threads per
+# process make small matrix products hundreds of times slower, and the timings meaningless.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 __all__ = ["COURSE", "ROOT", "SOLUTIONS", "load_package", "execute", "notebooks"]
 

@@ -1,0 +1,72 @@
+"""Seconds per submission for `python -m autograder grade`, against the floor of one Jupyter kernel per notebook.
+
+    .venv/bin/python benchmarks/grading.py [--students 6]
+
+Grades copies of the perfect sample (every function, every notebook), first with --jobs 1, then with --jobs 2,
+each into a fresh output folder, after an empty class that measures the fixed cost (setting up the nbgrader
+course). The floor is what starting a kernel and running one empty cell costs, once per notebook of a submission,
+measured in the same run: no notebook grader can go below it.
+"""
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from autograder import grade, notebooks  # noqa: E402
+from autograder.samples import SAMPLES_DIR  # noqa: E402
+
+
+def kernel_floor(repeat: int = 3) -> float:
+    empty = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("pass")])
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        NotebookClient(empty, timeout=60, kernel_name="python3").execute()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def timed_grade(submissions: Path, out: Path, jobs: int, seed: str) -> float:
+    out.mkdir(parents=True)
+    (out / "grading-seed").write_text(seed)
+    start = time.perf_counter()
+    status = grade.grade(submissions, out, jobs=jobs, progress=False)
+    assert status == 0, f"grading failed with status {status}"
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--students", type=int, default=6)
+    args = parser.parse_args()
+    n_notebooks = sum(len(notebooks.expected_notebooks(a)) for a in notebooks.assignments())
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (tmp / "none").mkdir()
+        for i in range(args.students):
+            shutil.copytree(SAMPLES_DIR / "perfect", tmp / "class" / f"student{i:02d}")
+        seed = "4242\n"
+        setup = timed_grade(tmp / "none", tmp / "out0", 1, seed)
+        one = timed_grade(tmp / "class", tmp / "out1", 1, seed)
+        two = timed_grade(tmp / "class", tmp / "out2", 2, seed)
+        floor = kernel_floor() * n_notebooks
+    per_one, per_two = (one - setup) / args.students, (two - setup) / args.students
+    print(f"{args.students} perfect submissions, {n_notebooks} notebooks each")
+    print(f"  fixed cost (nbgrader course set-up)      {setup:6.1f} s")
+    print(f"  floor: one kernel per notebook           {floor:6.2f} s per submission")
+    print(f"  --jobs 1                                 {per_one:6.2f} s per submission  ({per_one / floor:.1f}x floor)")
+    print(f"  --jobs 2                                 {per_two:6.2f} s per submission  ({per_two / floor:.1f}x floor)")
+    print(f"  speed-up of --jobs 2 over --jobs 1       {per_one / per_two:6.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
