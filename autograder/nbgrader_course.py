@@ -24,8 +24,9 @@ TEXT_STUB = "YOUR ANSWER HERE"
 CELL_TIMEOUT = 60
 
 
-def config_text(root: Path, db_url: str | None = None) -> str:
-    """The ``nbgrader_config.py`` of a course rooted at ``root`` (with its gradebook at ``db_url``, if given)."""
+def config_text(root: Path, db_url: str | None = None, *, gradebook: bool = True) -> str:
+    """The ``nbgrader_config.py`` of a course rooted at ``root`` (with its gradebook at ``db_url``, if given;
+    without any gradebook when ``gradebook`` is false, as for generating the student release)."""
     return "\n".join([
         "from nbgrader.preprocessors import ClearHiddenTests, GetGrades",
         "from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor",
@@ -35,6 +36,7 @@ def config_text(root: Path, db_url: str | None = None) -> str:
         "c.CourseDirectory.source_directory = 'source'",
         "c.CourseDirectory.release_directory = 'release'",
         *([f"c.CourseDirectory.db_url = {db_url!r}"] if db_url else []),
+        *([] if gradebook else ["c.SaveCells.enabled = False", "c.GenerateAssignment.no_database = True"]),
         f"c.ClearSolutions.code_stub = {{'python': {CODE_STUB!r}}}",
         f"c.ClearSolutions.text_stub = {TEXT_STUB!r}",
         "# a cell that runs too long is interrupted; the later cells still run",
@@ -47,10 +49,11 @@ def config_text(root: Path, db_url: str | None = None) -> str:
     ])
 
 
-def create(root: Path, assignments: list[str] | None = None, *, db_url: str | None = None) -> Path:
+def create(root: Path, assignments: list[str] | None = None, *, db_url: str | None = None,
+           gradebook: bool = True) -> Path:
     """Make ``root`` an nbgrader course whose source is (a copy of) the assignments in ``solutions/``."""
     root.mkdir(parents=True, exist_ok=True)
-    (root / "nbgrader_config.py").write_text(config_text(root.resolve(), db_url))
+    (root / "nbgrader_config.py").write_text(config_text(root.resolve(), db_url, gradebook=gradebook))
     for assignment in assignments if assignments is not None else notebook_folders(SOLUTIONS):
         target = root / "source" / assignment
         if target.exists():

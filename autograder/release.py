@@ -86,11 +86,13 @@ def generate_notebooks(assignments: list[str]) -> dict[str, bytes]:
     """Run ``nbgrader generate_assignment`` on each assignment folder; ``{relative path: notebook bytes}``."""
     result: dict[str, bytes] = {}
     with tempfile.TemporaryDirectory(prefix="optimlab-release-") as tmp:
-        root = nbgrader_course.create(Path(tmp), assignments)
+        root = nbgrader_course.create(Path(tmp), assignments, gradebook=False)
+        api = nbgrader_course.api(root)
         for assignment in assignments:
-            proc = nbgrader_course.nbgrader(root, "generate_assignment", assignment, "--no-db", "--force")
-            if proc.returncode != 0:
-                raise ReleaseError(f"nbgrader generate_assignment {assignment} failed:\n{proc.stdout}{proc.stderr}")
+            outcome = api.generate_assignment(assignment, force=True, create=False)
+            if not outcome["success"]:
+                raise ReleaseError(f"nbgrader generate_assignment {assignment} failed:\n"
+                                   f"{outcome.get('log', '')}{outcome.get('error', '')}")
             for notebook in sorted((root / "release" / assignment).rglob("*.ipynb")):
                 result[notebook.relative_to(root / "release").as_posix()] = notebook.read_bytes()
     return result

@@ -81,7 +81,10 @@ class Explorer:
         self.left.plot(*self.x0, marker="s", markersize=6, color="crimson")
         (self.loss_line,) = self.right.semilogy([], [], color="crimson")
         self.right.set(xlabel="step", ylabel="loss")
+        for ax in (self.left, self.right):  # room for the two-line titles that draw() writes
+            ax.set_title("title\ntitle")
         self.fig.tight_layout()
+        self.right.set_title("")
 
     def _function(self):
         module, name = self.update.rsplit(".", 1)
