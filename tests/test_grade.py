@@ -256,3 +256,16 @@ def test_a_run_killed_midway_finishes_when_started_again(small_class, tmp_path):
     assert sorted(_rows(out)) == ["ann", "ben", "cat", "dan", "eve"]
     assert {p.name: p.stat().st_mtime_ns for p in (out / "results").glob("*.json") if p.name in done} == done
     assert not list((out / "results").glob("*.partial"))
+
+
+def test_a_failure_of_the_grader_itself_exits_non_zero_and_grades_nobody_wrongly(small_class, tmp_path,
+                                                                                 monkeypatch, capsys):
+    """Break the grader's own machinery (the checks its child loads): that is no student's zero."""
+    from autograder import sandbox
+
+    monkeypatch.setattr(sandbox, "CHECK_MODULE", tmp_path / "missing-check.py")
+    out = tmp_path / "out"
+    assert grade.grade(small_class, out, jobs=1, progress=False) == 1
+    assert "grader failure while grading" in capsys.readouterr().err
+    graded = {p.stem for p in (out / "results").glob("*.json")}
+    assert graded == {"eve"}, "only the student with no package to run was graded; the others are retried next run"
