@@ -5,7 +5,8 @@
 Grades copies of the perfect sample (every function, every notebook), first with --jobs 1, then with --jobs 2,
 each into a fresh output folder, after an empty class that measures the fixed cost (setting up the nbgrader
 course). The floor is what starting a kernel and running one empty cell costs, once per notebook of a submission,
-measured in the same run: no notebook grader can go below it.
+measured in the same run: no notebook grader can go below it. For scale, it also reports plainly executing one
+submission's notebooks, which is most of what grading them costs.
 """
 
 import argparse
@@ -34,6 +35,16 @@ def kernel_floor(repeat: int = 3) -> float:
     return min(times)
 
 
+def plain_execution(submission: Path) -> float:
+    """Executing the submission's notebooks with nbclient, one fresh kernel each, no grading at all."""
+    start = time.perf_counter()
+    for path in sorted(submission.glob("*/*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        NotebookClient(nb, timeout=300, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    return time.perf_counter() - start
+
+
 def timed_grade(submissions: Path, out: Path, jobs: int, seed: str) -> float:
     out.mkdir(parents=True)
     (out / "grading-seed").write_text(seed)
@@ -58,10 +69,12 @@ def main() -> int:
         one = timed_grade(tmp / "class", tmp / "out1", 1, seed)
         two = timed_grade(tmp / "class", tmp / "out2", 2, seed)
         floor = kernel_floor() * n_notebooks
+        plain = plain_execution(tmp / "class" / "student00")
     per_one, per_two = (one - setup) / args.students, (two - setup) / args.students
     print(f"{args.students} perfect submissions, {n_notebooks} notebooks each")
     print(f"  fixed cost (nbgrader course set-up)      {setup:6.1f} s")
     print(f"  floor: one kernel per notebook           {floor:6.2f} s per submission")
+    print(f"  just running its notebooks (nbclient)    {plain:6.2f} s per submission  ({plain / floor:.1f}x floor)")
     print(f"  --jobs 1                                 {per_one:6.2f} s per submission  ({per_one / floor:.1f}x floor)")
     print(f"  --jobs 2                                 {per_two:6.2f} s per submission  ({per_two / floor:.1f}x floor)")
     print(f"  speed-up of --jobs 2 over --jobs 1       {per_one / per_two:6.2f}x")

@@ -512,7 +512,8 @@ def load_spec(name: str) -> dict:
         exercises = json.loads(path.read_text(encoding="utf-8"))["exercises"]
         if name in exercises:
             return exercises[name]
-    raise KeyError(f"there are no recorded checks for {name!r} in {DATA_DIR}")
+    raise CheckFailed(f"there are no recorded checks for {name!r} in {DATA_DIR}: that folder should hold the "
+                      "course's check data (*.json); copy it again from the course release")
 
 
 def run_check(spec: dict, fn: Callable, *, reraise=(NotImplementedError,)) -> tuple[int, str | None]:
