@@ -340,8 +340,7 @@ def summarize(result: dict) -> tuple[float, float, list[str]]:
     unit_max = _notebook_max()
     max_total = sum(f["max"] for f in result["functions"].values()) + sum(unit_max.values())
     problems = list(result["notes"])
-    problems += [f"{unit}: {nb['reason']}" for unit, nb in result["notebooks"].items()
-                 if nb["status"] != "ok" and nb["reason"]]
+    problems += [f"{unit}: {nb['reason']}" for unit, nb in result["notebooks"].items() if nb["reason"]]
     problems += [f"{name}: {f['message'].splitlines()[0]}" for name, f in result["functions"].items()
                  if f.get("status")]
     return total, max_total, problems

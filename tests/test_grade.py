@@ -18,7 +18,7 @@ from nbgrader.api import Gradebook
 
 from autograder import grade, notebooks
 from autograder.samples import SAMPLES_DIR
-from conftest import ROOT, SOLUTIONS
+from conftest import COURSE, ROOT, SOLUTIONS
 
 UNITS = notebooks.assignments()
 
@@ -79,6 +79,10 @@ def klass(tmp_path_factory):
     notebook.write_text(json.dumps(nb))
     notebook = next((subs / "corruptnb" / UNITS[0]).glob("*.ipynb"))
     notebook.write_text(notebook.read_text()[:5000])
+    untouched = subs / "untouched"   # the release as handed out: stubs, and the first notebook renamed
+    shutil.copytree(COURSE / "optimlab", untouched / "optimlab")
+    shutil.copytree(COURSE / UNITS[0], untouched / UNITS[0])
+    next((untouched / UNITS[0]).glob("*.ipynb")).rename(untouched / UNITS[0] / "my copy.ipynb")
     _package_only(subs / "loops", LOOPS)
     _package_only(subs / "hidden", HIDDEN_ONLY)
     (subs / "corrupt_1_2_course.zip").write_bytes(b"PK\x03\x04 not a zip at all")
@@ -92,7 +96,8 @@ def klass(tmp_path_factory):
 def test_every_submission_is_graded_and_the_run_succeeds(klass):
     assert klass["proc"].returncode == 0, klass["proc"].stderr
     rows = _rows(klass["out"])
-    assert sorted(rows) == ["corrupt", "corruptnb", "deadkernel", "empty", "hidden", "loops", "perfect"]
+    assert sorted(rows) == ["corrupt", "corruptnb", "deadkernel", "empty", "hidden", "loops", "perfect",
+                            "untouched"]
     header = list(next(iter(rows.values())))
     assert header[:3] == ["student", "total", "max_total"] and header[-1] == "status"
     assert header[3:-1] == UNITS + grade.columns()[1]
@@ -269,3 +274,15 @@ def test_a_failure_of_the_grader_itself_exits_non_zero_and_grades_nobody_wrongly
     assert "grader failure while grading" in capsys.readouterr().err
     graded = {p.stem for p in (out / "results").glob("*.json")}
     assert graded == {"eve"}, "only the student with no package to run was graded; the others are retried next run"
+
+
+def test_the_notebooks_run_with_the_students_own_package(klass):
+    """nbgrader never swaps the student's package for the instructor's: the stubs' own error shows up."""
+    rows = _rows(klass["out"])
+    untouched = rows["untouched"]
+    assert untouched["total"] == "0" and "graded my copy.ipynb" in untouched["status"]
+    autograded = next((klass["out"] / "nbgrader" / "autograded" / "untouched" / UNITS[0]).glob("*.ipynb"))
+    outputs = [o for c in json.loads(autograded.read_text())["cells"] if c["cell_type"] == "code"
+               for o in c.get("outputs", [])]
+    assert any(o.get("ename") == "NotImplementedError" and "is not implemented yet" in o.get("evalue", "")
+               for o in outputs)
