@@ -6,8 +6,9 @@ course (``release --check`` says when they are stale):
 - ``perfect/``: every function and every notebook answer done;
 - ``partial_1001_5002_course.zip``: a Canvas-style zip of a student part-way through (some functions, one answer);
 - ``mistakes/``: everything done, with classic mistakes in some functions and a wrong notebook answer;
-- ``broken/``: a syntax error, an endless loop, a function that exits the interpreter, one that reads a file outside its
-  own folder, and a truncated notebook.
+- ``Broken Sample_31_assignsubmission_file_course.zip``: a Moodle-style zip with a syntax error, an endless loop,
+  a function that exits the interpreter, one that reads a file outside its own folder, and a truncated notebook
+  (inside the zip, so that the repository itself holds no broken notebook).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ SAMPLES: dict[str, Sample] = {
             (f"{PACKAGE}/optim.py", "sqrt_correction2 = math.sqrt(1 - beta2**step)", "sqrt_correction2 = 1.0"),
         ),
         notebook_edits={"answer-lr-budget": "lr_budget = 0.25\n"}),
-    "broken": Sample(
+    "Broken Sample_31_assignsubmission_file_course.zip": Sample(
         edits=(
             (f"{PACKAGE}/gd.py", "return param - lr * grad", "return param - lr * grad)"),
             (f"{PACKAGE}/data.py", "order = rng.permutation(n) if shuffle else np.arange(n)",
