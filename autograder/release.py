@@ -7,13 +7,18 @@
   function and the notebook section that explains it. Comments above the markers (the hints) stay.
 - The self-check data is rebuilt from the reference first (``solutions/optimlab/check_data``) and shipped as is.
 
-The result depends only on the contents of ``solutions/`` and the catalogue: generating twice gives the same bytes.
+The result depends only on the contents of ``solutions/`` and the catalogue: generating twice gives the same bytes,
+on any machine. The check data are the one part computed with floating point, and their last digits depend on the
+machine (see :data:`DATA_TOLERANCES`); they are compared as numbers, and a regenerated file that holds the same
+numbers as the one on disk keeps the bytes on disk.
 """
 
 from __future__ import annotations
 
 import ast
 import difflib
+import json
+import math
 import re
 import tempfile
 from pathlib import Path
@@ -26,8 +31,85 @@ END = re.compile(r"^[ \t]*### END SOLUTION[ \t]*$")
 SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache"}
 SKIP_SUFFIXES = {".pyc"}
 
+# Check data are compared as numbers, at these (rtol, atol) per dtype, and every other file byte for byte.
+# Why: the reference's matrix products go through BLAS, and OpenBLAS picks its kernel by CPU (OPENBLAS_CORETYPE
+# overrides it), so the same solutions give check data that differ in the last digit or two from one machine to
+# another: 2.0217250167194623 here, 2.021725016719462 on a SkylakeX. Across the 17 kernels an AMD EPYC runs
+# (three distinct results), the largest difference is 2.5e-16 relative (1-2 units in the last place, all in
+# least_squares_grad); NumPy's own SIMD dispatch for exp, log or sqrt can do the same. Such data are equally
+# right, and regenerating them on another machine must neither call the release stale nor rewrite the files.
+# How much: a tenth of what the checks themselves accept (optimlab.check.TOLERANCES: float64 1e-9, 1e-12;
+# float32 1e-5, 1e-6), so data that pass as equal here give every student the same verdict unless the student's
+# answer sits within a tenth of the tolerance of the boundary; for float64 that is still about 10^5 times the
+# rounding differences above. Anything beyond is a real change, reported stale. Numbers outside an array with
+# a dtype (a scalar output, a learning rate) are Python floats, compared as float64. Everything that is not a
+# float (keys, strings, integers, list lengths, which mistakes are recorded) must be equal.
+DATA_TOLERANCES = {"float64": (1e-10, 1e-13), "float32": (1e-6, 1e-7)}
+DATA_DIR = "check_data"
+
+
 class ReleaseError(Exception):
     """The solutions cannot be turned into a release (a marker without its partner, a region outside an exercise)."""
+
+
+# --------------------------------------------------------------------------------------------------- check data
+
+
+def data_difference(old: str, new: str) -> str | None:
+    """How two check-data JSON texts differ beyond :data:`DATA_TOLERANCES`, or None when they hold the same data.
+
+    The answer names the first place that differs (a JSON path such as
+    ``exercises/least_squares_grad/cases[3]/expected/array[1]``) and the two values.
+    """
+    try:
+        a, b = json.loads(old), json.loads(new)
+    except ValueError as error:
+        return f"not valid JSON ({error})"
+    return _value_difference(a, b, "", "float64")
+
+
+def _value_difference(a, b, where: str, dtype: str) -> str | None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        if a.keys() != b.keys():
+            return f"{where or '(top)'} has keys {sorted(a)} on disk, {sorted(b)} generated"
+        if "array" in a and a.get("dtype") != b.get("dtype"):
+            return f"{where}/dtype is {a.get('dtype')!r} on disk, {b.get('dtype')!r} generated".lstrip("/")
+        inner = a.get("dtype", dtype) if "array" in a else dtype
+        for key in a:
+            found = _value_difference(a[key], b[key], f"{where}/{key}".lstrip("/"), inner)
+            if found:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return f"{where} has {len(a)} items on disk, {len(b)} generated"
+        for i, (x, y) in enumerate(zip(a, b)):
+            found = _value_difference(x, y, f"{where}[{i}]", dtype)
+            if found:
+                return found
+        return None
+    if type(a) is float and type(b) is float:
+        rtol, atol = DATA_TOLERANCES.get(dtype, DATA_TOLERANCES["float64"])
+        if math.isclose(a, b, rel_tol=rtol, abs_tol=atol):
+            return None
+        return f"{where} is {a!r} on disk, {b!r} generated (beyond rtol={rtol:g}, atol={atol:g} for {dtype})"
+    if type(a) is not type(b) or a != b:
+        return f"{where} is {a!r} on disk, {b!r} generated"
+    return None
+
+
+def keep_equivalent_data(fresh: dict[str, str], root: Path) -> dict[str, str]:
+    """``fresh`` check data, except that a file under ``root`` holding the same data keeps its text.
+
+    So the release writes the same bytes on every machine, and ``--check`` can compare everything byte for byte
+    once this has been applied: a file on disk is stale only when its numbers differ beyond the tolerance.
+    """
+    kept = {}
+    for name, text in fresh.items():
+        on_disk = root / name
+        old = on_disk.read_text(encoding="utf-8") if on_disk.is_file() else None
+        kept[name] = old if old is not None and data_difference(old, text) is None else text
+    return kept
 
 
 # --------------------------------------------------------------------------------------------------- .py files
@@ -113,7 +195,7 @@ def _solution_files() -> list[Path]:
 def build(check_data: dict[str, str]) -> dict[str, bytes]:
     """The whole release, ``{path relative to course/: bytes}``, given the freshly built check data."""
     files = _solution_files()
-    data_dir = Path(PACKAGE) / "check_data"
+    data_dir = Path(PACKAGE) / DATA_DIR
     assignments = sorted({f.parts[0] for f in files if f.suffix == ".ipynb"})
     release = generate_notebooks(assignments)
     for relative in files:
@@ -130,7 +212,7 @@ def build(check_data: dict[str, str]) -> dict[str, bytes]:
 
 
 def _differences(wanted: dict[str, bytes], root: Path) -> list[str]:
-    """Lines describing how the files under ``root`` differ from ``wanted``."""
+    """Lines describing how the files under ``root`` differ from ``wanted`` (check data: where, in numbers)."""
     present = {p.relative_to(root).as_posix() for p in root.rglob("*")
                if p.is_file() and not SKIP_DIRS & set(p.relative_to(root).parts)
                and p.suffix not in SKIP_SUFFIXES} if root.exists() else set()
@@ -145,14 +227,17 @@ def _differences(wanted: dict[str, bytes], root: Path) -> list[str]:
             new = content.decode("utf-8", errors="replace").splitlines()
             diff = list(difflib.unified_diff(old, new, f"{root.name}/{path} (on disk)", "(generated)", lineterm="", n=1))
             shown = diff[:12] + ([f"... {len(diff) - 12} more diff lines"] if len(diff) > 12 else [])
+            if DATA_DIR in (root / path).relative_to(root.parent).parts and path.endswith(".json"):
+                difference = data_difference("\n".join(old), content.decode("utf-8", errors="replace"))
+                shown.append(f"first difference: {difference or 'none beyond the tolerance, only in the text'}")
             lines.append(f"stale:   {root.name}/{path}\n" + "\n".join("           " + d for d in shown))
     return lines
 
 
 def run(*, check: bool = False) -> int:
     """Regenerate (or with ``check``, compare) the check data and ``course/``. Returns an exit status."""
-    check_data = checkdata.build_all()
-    data_root = SOLUTIONS / PACKAGE / "check_data"
+    data_root = SOLUTIONS / PACKAGE / DATA_DIR
+    check_data = keep_equivalent_data(checkdata.build_all(), data_root)
     data_wanted = {name: text.encode() for name, text in check_data.items()}
     course_wanted = build(check_data)
     samples_wanted = samples.build(course_wanted)

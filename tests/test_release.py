@@ -2,12 +2,16 @@
 
 import hashlib
 import json
+import os
+import platform
 import re
+import signal
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from autograder.release import ReleaseError, strip_solutions
@@ -134,3 +138,111 @@ def test_no_solution_code_and_no_hidden_test_reaches_the_course():
             assert marker not in text, f"{path} contains {marker}"
         leaked = sorted(line for line in secrets if line in text)
         assert not leaked, f"{path} contains solution lines: {leaked[:5]}"
+
+
+# ------------------------------------------------------------------------- check data on any machine (issue 8)
+
+from autograder import reference  # noqa: E402
+from autograder.release import DATA_TOLERANCES, data_difference, keep_equivalent_data  # noqa: E402
+
+DATA = '{"x": 1.5, "n": 3, "a": {"array": [%s, -2.25], "dtype": "%s", "shape": [2]}, "s": "text"}'
+
+
+def _data(value: float, dtype: str = "float64") -> str:
+    return DATA % (repr(float(value)), dtype)
+
+
+def test_check_data_tolerance_is_a_tenth_of_what_the_checks_accept():
+    reference.load()
+    import optimlab.check
+
+    for dtype, (rtol, atol) in DATA_TOLERANCES.items():
+        check_rtol, check_atol = optimlab.check.TOLERANCES[dtype]
+        assert rtol <= check_rtol / 10 and atol <= check_atol / 10, dtype
+        assert rtol >= 1e4 * np.finfo(dtype).eps or dtype == "float32", "too tight for rounding across machines"
+
+
+def test_rounding_differences_in_check_data_are_not_differences():
+    value = 2.0217250167194623
+    assert data_difference(_data(value), _data(np.nextafter(value, 3.0))) is None
+    assert data_difference(_data(value), _data(value * (1 + 20 * np.finfo(np.float64).eps))) is None
+    single = float(np.float32(value))
+    assert data_difference(_data(single, "float32"), _data(float(np.float32(single * (1 + 4e-7))), "float32")) is None
+
+
+@pytest.mark.parametrize("old, new, where", [
+    (_data(2.0), _data(2.0 * (1 + 1e-9)), "a/array[0] is 2.0 on disk"),
+    (_data(2.0), _data(2.0 * (1 + 1e-9)).replace('"float64"', '"float32"'), "a/dtype"),
+    (_data(2.0, "float32"), _data(2.0 * (1 + 1e-5), "float32"), "a/array[0]"),
+    (_data(2.0), _data(2.0).replace('"n": 3', '"n": 3.0'), "n is 3 on disk, 3.0 generated"),
+    (_data(2.0), _data(2.0).replace('"text"', '"other"'), "s is 'text'"),
+    (_data(2.0), _data(2.0).replace(', -2.25]', ']'), "a/array has 2 items on disk, 1 generated"),
+    (_data(2.0), _data(2.0).replace('"s"', '"t"'), "keys"),
+    (_data(2.0), "{", "not valid JSON"),
+])
+def test_real_changes_in_check_data_are_differences(old, new, where):
+    assert where in (data_difference(old, new) or "no difference found")
+
+
+def test_equivalent_check_data_keep_the_bytes_on_disk(tmp_path):
+    (tmp_path / "same.json").write_text(_data(0.1 + 0.2))
+    (tmp_path / "changed.json").write_text(_data(0.3))
+    fresh = {"same.json": _data(0.3), "changed.json": _data(0.31), "new.json": _data(0.3)}
+    kept = keep_equivalent_data(fresh, tmp_path)
+    assert kept == {"same.json": _data(0.1 + 0.2), "changed.json": _data(0.31), "new.json": _data(0.3)}
+
+
+# OpenBLAS kernels to try, per architecture; those the CPU lacks die of an illegal instruction and are left out.
+KERNELS = {"x86_64": ["Prescott", "Nehalem", "Haswell", "SkylakeX"],
+           "AMD64": ["Prescott", "Nehalem", "Haswell", "SkylakeX"],
+           "aarch64": ["ARMV8", "CORTEXA57", "NEOVERSEN1", "NEOVERSEV1"],
+           "arm64": ["ARMV8", "CORTEXA57", "NEOVERSEN1", "NEOVERSEV1"]}
+
+# Builds the check data, prints a digest of them as built (before the release keeps equivalent bytes on disk),
+# then runs `python -m autograder release --check` on the same data (built once, not twice).
+CHECK_UNDER_KERNEL = """\
+import hashlib, sys
+from autograder import checkdata, release
+raw = checkdata.build_all()
+print("raw check data:", hashlib.sha256(repr(sorted(raw.items())).encode()).hexdigest(), flush=True)
+checkdata.build_all = lambda: raw
+sys.exit(release.run(check=True))
+"""
+
+
+def test_release_check_passes_under_several_blas_kernels(copy_of_repo):
+    """A release made here is up to date under other BLAS kernels, as on other CPUs (they round differently)."""
+    kernels = KERNELS.get(platform.machine())
+    if not kernels:
+        pytest.skip(f"no list of OpenBLAS kernels for {platform.machine()}")
+    assert _release(copy_of_repo).returncode == 0
+    runs = {kernel: subprocess.Popen([sys.executable, "-c", CHECK_UNDER_KERNEL], cwd=copy_of_repo, text=True,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     env={**os.environ, "OPENBLAS_CORETYPE": kernel})
+            for kernel in kernels}
+    outcomes = {kernel: (proc.communicate(timeout=300)[0], proc.returncode) for kernel, proc in runs.items()}
+    ran = {k: (out, rc) for k, (out, rc) in outcomes.items() if rc not in (-signal.SIGILL, 128 + signal.SIGILL)}
+    assert len(ran) >= 2, f"fewer than two OpenBLAS kernels run on this CPU: {outcomes}"
+    failed = {k: out for k, (out, rc) in ran.items() if rc != 0}
+    assert not failed, "release --check fails under " + "\n\n".join(f"OPENBLAS_CORETYPE={k}:\n{out}"
+                                                                    for k, out in failed.items())
+    digests = {re.search(r"raw check data: (\w+)", out)[1] for out, _ in ran.values()}
+    if len(digests) < 2:
+        pytest.skip(f"the BLAS kernels {sorted(ran)} build the same check data on this machine, so this run "
+                    "shows nothing about rounding (NumPy may not use OpenBLAS here)")
+
+
+def test_a_real_change_to_check_data_is_stale(copy_of_repo):
+    data = copy_of_repo / "solutions" / "optimlab" / "check_data" / "01_gradient_descent.json"
+    original = data.read_text()
+    number = re.search(r'"expected": \{\s*"array": \[(-?\d+\.\d+)', original)
+    changed = float(number[1]) * (1 + 10 * DATA_TOLERANCES["float64"][0])
+    data.write_text(original[:number.start(1)] + repr(changed) + original[number.end(1):])
+    try:
+        proc = _release(copy_of_repo, "--check")
+    finally:
+        data.write_text(original)
+    assert proc.returncode == 1, proc.stdout
+    assert "stale:   check_data/01_gradient_descent.json" in proc.stdout
+    assert f"/expected/array[0] is {changed!r} on disk, {float(number[1])!r} generated" in proc.stdout
+    assert "course/optimlab/check_data" not in proc.stdout, "the course copy still holds the true data"
