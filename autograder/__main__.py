@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--shard", type=_shard, help="grade only shard I of N (e.g. 2/8), for batch systems")
     grade.add_argument("--db-url", help="nbgrader gradebook URL (default: SQLite in DIR/nbgrader)")
     grade.add_argument("--quiet", action="store_true", help="no progress bar")
+    grade.add_argument("--no-sandbox", action="store_true",
+                       help="run student code without the operating-system sandbox (only where bubblewrap cannot "
+                            "run; every row's status says so)")
     merge = commands.add_parser("merge", help="combine the output folders of several shards")
     merge.add_argument("folders", type=Path, nargs="+")
     merge.add_argument("--out", type=Path, required=True)
@@ -41,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             return grading.grade(args.submissions, args.out, jobs=args.jobs, shard=args.shard,
-                                 progress=not args.quiet, db_url=args.db_url)
+                                 progress=not args.quiet, db_url=args.db_url, sandboxed=not args.no_sandbox)
         except (grading.GraderFailure, grading.notebooks.InfrastructureError) as exc:
             print(f"grading failed: {exc}", file=sys.stderr)
             return 3

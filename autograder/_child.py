@@ -8,7 +8,10 @@ standard output (with a line before the import and before the calls, so the pare
 something went wrong). It never sees expected values and
 never decides pass or fail: the parent does, outside this process.
 
-Before any student code runs, an audit hook confines the process: files may be read only from the scratch copy
+It runs inside the operating-system sandbox (:mod:`autograder.jail`), which is the boundary: the disk it sees
+holds nothing but the Python installation, the grader's public files and this student's scratch copy. Before any
+student code runs, it also forbids itself to create processes (:mod:`autograder.seccomp`), and, as a second layer
+that only makes failures clearer, an audit hook confines the process: files may be read only from the scratch copy
 and the Python installation, written only inside the scratch copy; no processes, sockets, native libraries,
 tracing, or garbage-collector walks (the only way back to the hook itself). Breaking a rule ends the process at once with a report of what it tried.
 """
@@ -110,6 +113,11 @@ def main() -> None:
         return module
 
     fresh_check()  # everything it imports is imported now, before any student code
+    if request.get("forbid_processes", True):
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import seccomp
+        sys.path.pop(0)
+        seccomp.forbid_new_processes()
 
     report_fd = os.dup(1)  # results go to the original stdout; the student's prints (out and err) go nowhere
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -120,7 +128,8 @@ def main() -> None:
     os.chdir(request["scratch"])
     sys.path.insert(0, request["scratch"])
     sys.dont_write_bytecode = True
-    _install_guard(request["scratch"], report_fd)
+    if request.get("guard", True):
+        _install_guard(request["scratch"], report_fd)
 
     def report(line: dict) -> None:
         view = memoryview(json.dumps(line, allow_nan=True).encode() + b"\n")

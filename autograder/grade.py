@@ -24,6 +24,7 @@ import os
 import secrets
 import shutil
 import sys
+import time
 import traceback
 import warnings
 import zlib
@@ -31,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkdata, intake, notebooks, reference, sandbox
+from . import checkdata, intake, jail, notebooks, reference, sandbox
 from .exercises import Exercise, units
 from .feedback import render_html
 from .paths import PACKAGE
@@ -40,6 +41,8 @@ from .paths import PACKAGE
 GRADER_VERSION = "1"
 #: Fresh hidden cases per exercise and student, on top of the public ones.
 HIDDEN_CASES = 4
+#: Seconds all of one student's notebooks may take together (each also has its own deadline).
+STUDENT_NOTEBOOK_SECONDS = 300
 #: The only parts of a case the student's process receives: its inputs, never the expected outputs.
 INPUT_KEYS = ("args", "steps")
 
@@ -106,14 +109,21 @@ def _judge_child(exercise: Exercise, spec: dict, n_public: int, child: sandbox.C
     observations = [sanitize(o) for o in child.observations]
     if len(observations) != len(spec["cases"]) or not all(isinstance(o, dict) for o in observations):
         return {"message": "the grading process returned the wrong number of results"}
-    failures = [(i, case, obs, verdict) for i, (case, obs) in enumerate(zip(spec["cases"], observations))
-                if not (verdict := judge(spec, case, obs)).passed]
+    try:
+        failures = [(i, case, obs, verdict) for i, (case, obs) in enumerate(zip(spec["cases"], observations))
+                    if not (verdict := judge(spec, case, obs)).passed]
+    except Exception as exc:  # noqa: BLE001 — data the checks cannot make sense of earn nothing, with a reason
+        return {"message": f"{exercise.name}'s results could not be judged ({type(exc).__name__}): its outputs "
+                           "are not of the kind the exercise asks for"}
     total = len(spec["cases"])
     if not failures:
         return {"points": float(exercise.points), "passed": True, "message": f"all {total} cases pass"}
     index, case, observation, verdict = failures[0]
     if index < n_public:
-        message = explain(spec, case, observation, verdict)
+        try:
+            message = explain(spec, case, observation, verdict)
+        except Exception:  # noqa: BLE001
+            message = f"{exercise.name} is not right yet: {verdict.message}"
     else:  # a hidden case: say what is wrong, never its inputs or expected values
         message = f"{exercise.name} fails a hidden case: {verdict.message}"
         if verdict.mistake:
@@ -150,10 +160,12 @@ def sanitize(value, depth: int = 0):
     return {"unsupported": type(value).__name__}
 
 
-def grade_notebooks(course_root: Path | None, main_root: Path, template: Path, student: str,
-                    work: Path) -> dict[str, dict]:
+def grade_notebooks(course_root: Path | None, main_root: Path, student: str, work: Path, *, sandboxed: bool,
+                    budget: float, secrets: tuple[Path, ...] = ()) -> dict[str, dict]:
+    """Each unit's notebook points, from runs in the sandbox judged here; the autograded notebooks are staged
+    in ``work/staging`` for the parent to record. ``budget`` is the student's time for all notebooks."""
     results = {}
-    package_root = notebooks.package_copy(course_root, work / "kernel-path") if course_root else None
+    deadline = time.monotonic() + budget
     for assignment in notebooks.assignments():
         found, notes, problem = {}, [], None
         for name in notebooks.expected_notebooks(assignment):
@@ -167,12 +179,32 @@ def grade_notebooks(course_root: Path | None, main_root: Path, template: Path, s
                 break
             found[name] = path
             notes.append(note)
+        left = deadline - time.monotonic()
+        if problem is None and left < 20:
+            problem = ("failed", f"not run: this student's time for notebooks ({budget:g} s) ran out")
         if problem:
-            result = notebooks.NotebookResult(assignment, status=problem[0], reason=problem[1])
-        else:
-            result = notebooks.autograde(work / "nbgrader", template, main_root, assignment, student, found,
-                                         package_root)
-            result.reason = "; ".join(filter(None, [*notes, result.reason]))
+            results[assignment] = notebooks.NotebookResult(assignment, status=problem[0], reason=problem[1]).to_json()
+            continue
+        result = notebooks.NotebookResult(assignment)
+        for name, path in found.items():
+            try:
+                one, nb = notebooks.grade_notebook(path, course_root, assignment, name, student, main_root,
+                                                   work / "notebooks" / assignment, sandboxed=sandboxed,
+                                                   seconds=min(notebooks.NOTEBOOK_SECONDS, left), secrets=secrets)
+            except notebooks.InfrastructureError:
+                raise
+            except Exception as exc:  # noqa: BLE001 — a notebook we cannot read costs that notebook only
+                one, nb = notebooks.NotebookResult(assignment, status="failed",
+                                                   reason=f"{name} could not be graded ({type(exc).__name__})"), None
+            if nb is not None:
+                notebooks.write_autograded(main_root, assignment, student, name, path, nb, work / "staging")
+            result.score += one.score
+            result.max_score += one.max_score
+            result.tests += one.tests
+            result.status = one.status if one.status != "ok" else result.status
+            notes.append(one.reason)
+            left = deadline - time.monotonic()
+        result.reason = "; ".join(filter(None, notes))
         results[assignment] = result.to_json()
     return results
 
@@ -181,9 +213,13 @@ def grade_student(task: dict) -> dict:
     """Everything about one student; runs in a worker process."""
     reference.load()
     student, work = task["student"], Path(task["work"])
+    sandboxed = task.get("sandboxed", True)
+    secrets = tuple(Path(p) for p in task.get("secrets", ()))
     submission = intake.Submission(student, Path(task["path"]), [Path(p) for p in task["attempts"]])
     result = {"student": student, "source": submission.path.name, "fingerprint": task["fingerprint"],
               "notes": [n for n in [submission.note] if n], "functions": {}, "notebooks": {}}
+    if not sandboxed:
+        result["notes"].append("graded WITHOUT the sandbox (--no-sandbox)")
     course_root = None
     try:
         course_root = intake.materialize(submission, work / "submission")
@@ -192,15 +228,18 @@ def grade_student(task: dict) -> dict:
     except OSError as exc:
         result["notes"].append(f"could not read the submission: {exc}")
     if course_root is not None:
+        result["notes"] += intake.notes(work / "submission")
         stray = sorted(p.name for p in course_root.glob("*.py"))
         if stray:
             result["notes"].append(f"ignored files outside the package: {', '.join(stray)}")
         if not (course_root / PACKAGE).is_dir() and not any(course_root.glob("[0-9][0-9]_*/*.ipynb")):
             result["notes"].append("the submission holds neither an optimlab/ package nor the course notebooks")
-    result["functions"] = grade_functions(course_root, task["seed"], student, work, sandbox.Limits())
-    with _output_to(work / "nbgrader.log"):  # nbgrader's and the kernels' chatter, kept out of the progress bar
-        result["notebooks"] = grade_notebooks(course_root, Path(task["main_root"]), Path(task["template"]),
-                                              student, work)
+    limits = sandbox.Limits(sandboxed=sandboxed, secrets=secrets)
+    result["functions"] = grade_functions(course_root, task["seed"], student, work, limits)
+    with _output_to(work / "nbgrader.log"):  # nbgrader's chatter, kept out of the progress bar
+        result["notebooks"] = grade_notebooks(course_root, Path(task["main_root"]), student, work,
+                                              sandboxed=sandboxed, budget=STUDENT_NOTEBOOK_SECONDS,
+                                              secrets=secrets)
     return result
 
 
@@ -255,7 +294,7 @@ def _grader_fingerprint() -> str:
 
 
 def grade(submissions: Path, out: Path, *, jobs: int = 1, shard: tuple[int, int] | None = None,
-          progress: bool = True, db_url: str | None = None) -> int:
+          progress: bool = True, db_url: str | None = None, sandboxed: bool = True) -> int:
     """Grade every submission in ``submissions`` into ``out``. Returns the exit status."""
     from tqdm import tqdm
 
@@ -263,25 +302,28 @@ def grade(submissions: Path, out: Path, *, jobs: int = 1, shard: tuple[int, int]
     if not submissions.is_dir():
         print(f"{submissions} is not a folder of submissions", file=sys.stderr)
         return 2
+    if sandboxed and (reason := jail.unavailable()):
+        print(f"cannot grade: {reason}", file=sys.stderr)
+        return 2
     out.mkdir(parents=True, exist_ok=True)
     (out / "results").mkdir(exist_ok=True)
     seed = _grading_seed(out)
-    main_root, template = notebooks.prepare_main_course(out, db_url)
+    main_root = notebooks.prepare_main_course(out, db_url)
     db_url = db_url or f"sqlite:///{main_root / 'gradebook.db'}"
-    grader = _grader_fingerprint()
+    grader = _grader_fingerprint() + ("" if sandboxed else ":no-sandbox")
+    secrets = [str(out.resolve()), str(submissions.resolve())]
     tasks = []
     for submission in intake.discover(submissions):
         if not in_shard(submission.student, shard):
             continue
         fingerprint = f"{grader}:{seed}:{intake.fingerprint(submission.path)}"
-        done = out / "results" / f"{submission.student}.json"
-        if done.exists() and json.loads(done.read_text()).get("fingerprint") == fingerprint:
+        if _already_graded(out / "results" / f"{submission.student}.json", fingerprint):
             continue
         tasks.append({"student": submission.student, "path": str(submission.path),
                       "attempts": [str(p) for p in submission.attempts], "fingerprint": fingerprint, "seed": seed,
                       "work": str(out / "work" / "students" / submission.student), "main_root": str(main_root),
-                      "template": str(template)})
-    failures, graded_notebooks = [], []
+                      "sandboxed": sandboxed, "secrets": secrets})
+    failures = []
     bar = tqdm(total=len(tasks), desc="grading", unit="student", disable=not progress, file=sys.stderr)
     with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(grade_student, task): task for task in tasks}
@@ -289,22 +331,36 @@ def grade(submissions: Path, out: Path, *, jobs: int = 1, shard: tuple[int, int]
             task = futures[future]
             try:
                 result = future.result()
-                for assignment, nb in result["notebooks"].items():
-                    if nb["status"] == "ok":
-                        notebooks.import_into_main(main_root, Path(task["work"]) / "nbgrader", assignment,
-                                                   task["student"], db_url)
-                        graded_notebooks.append((assignment, task["student"]))
+                _record_notebooks(result, main_root, Path(task["work"]) / "staging", db_url)
                 _write_json(out / "results" / f"{task['student']}.json", result)
                 shutil.rmtree(task["work"], ignore_errors=True)
             except Exception:  # the grader's own failure: report it, keep grading the others
                 failures.append((task["student"], traceback.format_exc()))
             bar.update(1)
     bar.close()
-    notebooks.feedback(main_root, graded_notebooks)
     write_outputs([out], out)
     for student, trace in failures:
         print(f"grader failure while grading {student}:\n{trace}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _already_graded(path: Path, fingerprint: str) -> bool:
+    try:
+        return json.loads(path.read_text()).get("fingerprint") == fingerprint
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _record_notebooks(result: dict, main_root: Path, staging: Path, db_url: str) -> None:
+    """Record the staged autograded notebooks in the gradebook, then nbgrader's feedback for this student."""
+    student = result["student"]
+    for assignment, nb in result["notebooks"].items():
+        if not (staging / "autograded" / student / assignment).is_dir():
+            continue
+        notebooks.import_into_main(main_root, staging, assignment, student, db_url)
+        problem = notebooks.feedback(main_root, assignment, student)
+        if problem:
+            nb["reason"] = "; ".join(filter(None, [nb["reason"], problem]))
 
 
 def _write_json(path: Path, data: dict) -> None:

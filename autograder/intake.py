@@ -20,6 +20,8 @@ Extraction is defensive: no absolute paths, no ``..``, no links, at most ``MAX_F
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import re
 import shutil
 import stat
@@ -62,7 +64,7 @@ def student_id(raw: str) -> str:
 def _identify(path: Path) -> tuple[str, tuple]:
     """(student id, ordering key) for one entry of the submissions folder."""
     stem = path.name[:-4] if path.suffix.lower() == ".zip" else path.name
-    mtime = path.stat().st_mtime
+    mtime = path.lstat().st_mtime
     match = MOODLE.match(stem)
     if match:
         return student_id(match["name"]), (int(match["participant"]), 0, mtime, path.name)
@@ -95,30 +97,95 @@ def discover(folder: Path) -> list[Submission]:
     return submissions
 
 
+def _walk(top: Path):
+    """(relative path, lstat) of every entry below ``top``, links never followed, in a stable order."""
+    for folder, dirs, files in os.walk(top, followlinks=False):
+        dirs.sort()
+        for name in sorted(dirs + files):
+            path = Path(folder) / name
+            yield path.relative_to(top), os.lstat(path)
+
+
+def _read_regular(path: Path) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        return f.read(MAX_BYTES + 1)
+
+
 def fingerprint(path: Path) -> str:
-    """A hash of a submission's content (file names and bytes), to recognize it when grading again."""
+    """A hash of a submission's content (file names and bytes), to recognize it when grading again. Links,
+    devices and pipes count by their name and kind only: they are never opened."""
     digest = hashlib.sha256()
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    for file in files:
-        digest.update(file.relative_to(path).as_posix().encode() if path.is_dir() else b"")
-        digest.update(hashlib.sha256(file.read_bytes()).digest())
+    if path.is_file() and not path.is_symlink():
+        digest.update(hashlib.sha256(_read_regular(path)).digest())
+        return digest.hexdigest()
+    for relative, info in _walk(path):
+        digest.update(relative.as_posix().encode() + b"\0" + str(stat.S_IFMT(info.st_mode)).encode())
+        if stat.S_ISREG(info.st_mode):
+            digest.update(hashlib.sha256(_read_regular(path / relative)).digest())
+        elif stat.S_ISLNK(info.st_mode):
+            digest.update(os.readlink(path / relative).encode("utf-8", "replace"))
     return digest.hexdigest()
 
 
+NOTES = ".intake-notes.json"
+
+
 def materialize(submission: Submission, destination: Path) -> Path:
-    """A private copy of the submission in ``destination``; returns the folder that holds the course."""
+    """A private copy of the submission in ``destination``; returns the folder that holds the course.
+
+    A folder is copied file by file: regular files and folders only, never following a link (links, devices,
+    pipes and sockets are left out, with a note, see :func:`notes`), at most ``MAX_FILES`` files and
+    ``MAX_BYTES`` bytes."""
     if destination.exists():
         shutil.rmtree(destination)
     destination.mkdir(parents=True)
-    if submission.path.is_dir():
-        shutil.copytree(submission.path, destination / "files", symlinks=True,
-                        ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    if submission.path.is_dir() and not submission.path.is_symlink():
+        skipped = _copy_folder(submission.path, destination / "files")
+        if skipped:
+            (destination / NOTES).write_text(json.dumps(skipped))
+    elif submission.path.is_symlink():
+        raise IntakeError("the submission is a link, not a folder or a zip file")
     else:
         _extract(submission.path, destination / "files")
     return find_course_root(destination / "files")
 
 
+def notes(destination: Path) -> list[str]:
+    """What :func:`materialize` left out of the copy, in words."""
+    try:
+        skipped = json.loads((destination / NOTES).read_text())
+    except (OSError, ValueError):
+        return []
+    shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+    return [f"ignored {len(skipped)} link(s) or special file(s) in the submission: {shown}"]
+
+
+def _copy_folder(source: Path, target: Path) -> list[str]:
+    skipped, count, size = [], 0, 0
+    target.mkdir(parents=True)
+    for relative, info in _walk(source):
+        if any(part in ("__pycache__", ".ipynb_checkpoints") for part in relative.parts):
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            (target / relative).mkdir(parents=True, exist_ok=True)
+        elif stat.S_ISREG(info.st_mode):
+            count, size = count + 1, size + info.st_size
+            if count > MAX_FILES:
+                raise IntakeError(f"the submission holds more than {MAX_FILES} files")
+            if size > MAX_BYTES:
+                raise IntakeError(f"the submission is larger than {MAX_BYTES >> 20} MB")
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            (target / relative).write_bytes(_read_regular(source / relative))
+        else:
+            kind = "link" if stat.S_ISLNK(info.st_mode) else "special file"
+            skipped.append(f"{relative.as_posix()} ({kind})")
+    return skipped
+
+
 def _extract(archive: Path, target: Path) -> None:
+    if not stat.S_ISREG(archive.lstat().st_mode):
+        raise IntakeError("the submission is not a regular zip file (a link, a device or a pipe)")
     try:
         with zipfile.ZipFile(archive) as zf:
             members = zf.infolist()

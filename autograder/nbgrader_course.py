@@ -20,7 +20,7 @@ SKIP = ("__pycache__", ".ipynb_checkpoints")
 CODE_STUB = '# YOUR CODE HERE\nraise NotImplementedError("Replace this line with your answer, then run the cell.")'
 TEXT_STUB = "YOUR ANSWER HERE"
 
-#: Seconds one notebook cell may run during autograding before it is interrupted.
+#: Seconds one notebook cell may run under nbgrader's own execution (the class grader has its own limits).
 CELL_TIMEOUT = 60
 
 
@@ -43,8 +43,10 @@ def config_text(root: Path, db_url: str | None = None, *, gradebook: bool = True
         f"c.Execute.timeout = {CELL_TIMEOUT}",
         "# a test cell the student deleted is put back (otherwise it silently scores 0)",
         "c.OverwriteCells.add_missing_cells = True",
-        "# feedback shows whether hidden tests passed, never their code",
-        "c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, ClearHiddenTests]",
+        "# feedback: the grader records test cells with their public text only, so there is no hidden test to",
+        "# clear (ClearHiddenTests would raise on a student's own marker comment); markup is sanitized",
+        "c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor]",
+        "c.HTMLExporter.sanitize_html = True",
         "",
     ])
 

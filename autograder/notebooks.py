@@ -1,31 +1,49 @@
-"""Notebook grading through nbgrader, one student and one notebook at a time, and one gradebook for the class.
+"""Notebook grading: the student's notebook runs in the sandbox, its tests are decided here, nbgrader records.
 
-nbgrader has no parallel autograde, its SQLite gradebook wants one writer, a dead kernel fails every notebook of
-the student it belongs to, and a corrupt notebook fails the run (../shared/GRADING.md). So:
+nbgrader stays the gradebook, the formgrader, manual grading, feedback and export. Only where the autograded
+verdicts come from changes (../shared/GRADING.md says why the student's kernel cannot be trusted with them):
 
-- the instructor's course lives in ``OUT/nbgrader`` (``generate_assignment`` once, from ``solutions/``); a copy
-  of its fresh gradebook is the template for private courses;
-- each (student, notebook) is autograded by ``nbgrader autograde`` in the student's **private** course, so a
-  failure costs that notebook only and any number of students can be autograded at once;
-- the main process then copies the autograded notebook into the main course and records its grades in the one
-  gradebook with nbgrader's own ``SaveAutoGrades``, which never overwrites a manual grade. Formgrader works on it
-  as usual.
+1. :func:`execution_notebook` merges the student's notebook with the release: answer cells keep the student's
+   text, locked cells and test cells come from the release (a deleted one is put back), unknown or duplicate
+   graded cells are dropped with a note, and every test cell becomes an export of the answers it reads
+   (:mod:`autograder.answers`). The notebook that runs holds no test.
+2. :func:`run_in_sandbox` executes it with nbclient and a kernel inside the sandbox (:mod:`autograder.jail`):
+   one per-cell timeout, one deadline for the notebook; what comes back is untrusted JSON, cut to size.
+3. :func:`autograded_notebook` judges each test on the exported answers, in this process, and builds the
+   notebook nbgrader records: the student's cells with their outputs sanitized (plain text and PNG images only),
+   each test cell with its public text and, as its output, the verdict (an error output when it fails, which is
+   what nbgrader scores as 0).
+4. The parent records it in the one gradebook with nbgrader's own ``SaveAutoGrades``, which never overwrites a
+   manual grade, and makes nbgrader's feedback for that student alone.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import copy
 import hashlib
-import os
+import json
+import re
 import shutil
+import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from . import nbgrader_course
+from . import answers, jail, nbgrader_course
 from .paths import PACKAGE, SOLUTIONS
 
+#: Seconds one cell may run; the notebook's deadline; the most of a notebook's report that is read.
+CELL_TIMEOUT = 15
+NOTEBOOK_SECONDS = 90
+MAX_NOTEBOOK_BYTES = 20 << 20
+MAX_OUTPUT_CHARS = 20_000       # of one text output in what nbgrader records
+MAX_CELL_OUTPUTS = 20
+MAX_IMAGE_CHARS = 1_500_000
+GRADER_FILES = ("_nbrun.py", "_kernel.py", "_answers.py", "seccomp.py")
 
 
 class InfrastructureError(Exception):
@@ -62,27 +80,23 @@ def _source_hash() -> str:
     return digest.hexdigest()
 
 
-def prepare_main_course(out: Path, db_url: str | None = None) -> tuple[Path, Path]:
+def prepare_main_course(out: Path, db_url: str | None = None) -> Path:
     """Create or refresh the main course in ``out/nbgrader`` (its gradebook at ``db_url``, by default SQLite in
-    that folder) and a private template course; returns (the main root, the template's SQLite gradebook)."""
+    that folder); returns its root."""
     root = out / "nbgrader"
-    template_root = out / "work" / "template"
     stamp = root / ".source-hash"
     current = _source_hash() + (db_url or "")
-    if stamp.exists() and stamp.read_text() == current and (template_root / "gradebook.db").exists():
-        return root, template_root / "gradebook.db"
-    if template_root.exists():
-        shutil.rmtree(template_root)
-    for course, url in ((template_root, None), (root, db_url)):
-        nbgrader_course.create(course, db_url=url)
-        api = nbgrader_course.api(course)
-        for assignment in assignments():
-            outcome = api.generate_assignment(assignment)
-            if not outcome["success"]:
-                raise InfrastructureError(f"nbgrader generate_assignment {assignment} failed:\n"
-                                          f"{outcome.get('log', '')[-2000:]}{outcome.get('error', '')[-2000:]}")
+    if stamp.exists() and stamp.read_text() == current:
+        return root
+    nbgrader_course.create(root, db_url=db_url)
+    api = nbgrader_course.api(root)
+    for assignment in assignments():
+        outcome = api.generate_assignment(assignment, force=True)
+        if not outcome["success"]:
+            raise InfrastructureError(f"nbgrader generate_assignment {assignment} failed:\n"
+                                      f"{outcome.get('log', '')[-2000:]}{outcome.get('error', '')[-2000:]}")
     stamp.write_text(current)
-    return root, template_root / "gradebook.db"
+    return root
 
 
 def find_notebook(course_root: Path, assignment: str, name: str) -> tuple[Path | None, str]:
@@ -98,6 +112,8 @@ def find_notebook(course_root: Path, assignment: str, name: str) -> tuple[Path |
 
 def validate(path: Path) -> str | None:
     """Why the notebook cannot be graded (not UTF-8, not JSON, not a notebook), or None."""
+    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+        return f"the notebook file is larger than {MAX_NOTEBOOK_BYTES >> 20} MB"
     try:
         nb = nbformat.read(path, as_version=4)
         nbformat.validate(nb)
@@ -112,91 +128,291 @@ def validate(path: Path) -> str | None:
     return None
 
 
-def autograde(private: Path, template: Path, main_root: Path, assignment: str, student: str,
-              notebooks: dict[str, Path], package_root: Path | None) -> NotebookResult:
-    """Autograde one student's notebooks of one assignment in their private course.
+def release_notebook(main_root: Path, assignment: str, name: str) -> dict:
+    """The notebook as released to students (solutions and hidden tests cleared, nbgrader's checksums in it)."""
+    return json.loads((main_root / "release" / assignment / name).read_text(encoding="utf-8"))
 
-    nbgrader runs in this (worker) process; the notebook runs in a kernel that nbgrader starts, with the
-    student's package on its ``PYTHONPATH``, one thread for BLAS, and nbgrader's per-cell timeout.
-    """
-    result = NotebookResult(assignment)
-    if not private.exists():
-        nbgrader_course.create(private, [])
-        shutil.copytree(main_root / "source", private / "source")
-    shutil.copy(template, private / "gradebook.db")
-    submitted = private / "submitted" / student / assignment
-    if submitted.exists():
-        shutil.rmtree(submitted)
-    submitted.mkdir(parents=True)
-    for name, path in notebooks.items():
-        shutil.copy(path, submitted / name)
-    kernel_env = {"PYTHONPATH": str(package_root) if package_root else "", "OPENBLAS_NUM_THREADS": "1",
-                  "OMP_NUM_THREADS": "1", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
-    saved = {name: os.environ.get(name) for name in kernel_env}
-    os.environ.update(kernel_env)
-    try:
-        outcome = nbgrader_course.api(private).autograde(assignment, student, force=True)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
+
+def _meta(cell) -> dict:
+    meta = cell.get("metadata", {})
+    meta = meta.get("nbgrader") if isinstance(meta, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def _text(cell) -> str:
+    source = cell.get("source", "")
+    if isinstance(source, list):
+        source = "".join(s for s in source if isinstance(s, str))
+    return source if isinstance(source, str) else ""
+
+
+@dataclass
+class Merged:
+    cells: list[dict]                   # the cells in order, as nbgrader will record them
+    roles: list[str]                    # "answer", "locked", "test" or "extra" (a cell the student added)
+    notes: list[str] = field(default_factory=list)
+
+
+def merge_with_release(student: dict, release: dict) -> Merged:
+    """The student's cells in the release's order and form: see the module's docstring."""
+    known = {}
+    for cell in release["cells"]:
+        if _meta(cell).get("grade_id"):
+            known[_meta(cell)["grade_id"]] = cell
+    chosen: dict[str, dict] = {}
+    extras: dict[str | None, list[dict]] = {}
+    anchor, dropped, duplicates = None, [], []
+    for cell in student.get("cells", []):
+        if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
+            continue
+        meta = _meta(cell)
+        grade_id = meta.get("grade_id")
+        if isinstance(grade_id, str) and grade_id in known:
+            if grade_id in chosen:
+                duplicates.append(grade_id)
+                continue
+            chosen[grade_id] = cell
+            anchor = grade_id
+        elif meta:
+            dropped.append(str(grade_id)[:60] if grade_id else "(no id)")
+        elif cell["cell_type"] in ("code", "markdown"):
+            extras.setdefault(anchor, []).append({"cell_type": cell["cell_type"], "metadata": {},
+                                                  "source": _text(cell)[:200_000],
+                                                  **({"outputs": [], "execution_count": None}
+                                                     if cell["cell_type"] == "code" else {})})
+    merged = Merged([], [])
+
+    def add(cell: dict, role: str) -> None:
+        merged.cells.append(cell)
+        merged.roles.append(role)
+
+    for cell in extras.get(None, []):
+        add(cell, "extra")
+    restored = []
+    for grade_id, ref in known.items():
+        meta = _meta(ref)
+        cell = copy.deepcopy(ref)
+        if ref["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+        if meta.get("solution"):
+            if grade_id in chosen:
+                cell["source"] = _text(chosen[grade_id])[:200_000]
+            add(cell, "answer")
+        else:
+            add(cell, "test" if meta.get("grade") and ref["cell_type"] == "code" else "locked")
+        if grade_id not in chosen:
+            restored.append(grade_id)
+        for extra in extras.get(grade_id, []):
+            add(extra, "extra")
+    if dropped:
+        merged.notes.append(f"dropped {len(dropped)} graded cell(s) that are not in the course "
+                            f"({', '.join(dropped[:5])})")
+    if duplicates:
+        merged.notes.append(f"ignored {len(duplicates)} duplicate copies of graded cells "
+                            f"({', '.join(duplicates[:5])})")
+    if restored:
+        merged.notes.append(f"put back {len(restored)} deleted course cell(s) ({', '.join(restored[:5])})")
+    return merged
+
+
+def execution_notebook(merged: Merged, tests: dict[str, answers.TestCell], release: dict) -> dict:
+    """The notebook the sandbox runs: ``merged`` with every test cell replaced by an export of its answers."""
+    cells = []
+    for cell, role in zip(merged.cells, merged.roles):
+        cell = copy.deepcopy(cell)
+        if role == "test":
+            test = tests[_meta(cell)["grade_id"]]
+            cell["source"] = f"__import__('_answers').export({test.grade_id!r}, {list(test.answers)!r})"
+        cells.append(cell)
+    return {"cells": cells, "metadata": copy.deepcopy(release.get("metadata", {})),
+            "nbformat": 4, "nbformat_minor": release.get("nbformat_minor", 5)}
+
+
+def grader_folder(work: Path) -> Path:
+    """``/sandbox/grader`` for notebook runs: the runner, the kernel launcher, the exporter, the process filter,
+    and matplotlib's font list (built here once, so no kernel spends seconds on it)."""
+    folder = work / "grader-notebooks"
+    if (folder / ".ready").exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    here = Path(__file__).parent
+    for name in GRADER_FILES:
+        shutil.copyfile(here / name, folder / name)
+    import subprocess
+
+    cache = folder / "matplotlib"
+    subprocess.run([sys.executable, "-I", "-c", "import matplotlib.font_manager"], capture_output=True,
+                   env={"MPLCONFIGDIR": str(cache), "PATH": "/usr/bin:/bin", "HOME": str(folder)}, timeout=120)
+    (folder / ".ready").write_text("")
+    return folder
+
+
+@dataclass
+class Run:
+    outputs: dict[int, list]             # cell index -> outputs (untrusted, already cut to size)
+    problem: str = ""                    # why the run did not reach its end, for the student
+
+
+def run_in_sandbox(nb: dict, course_root: Path, assignment: str, name: str, work: Path, *, sandboxed: bool,
+                   seconds: float, secrets: tuple[Path, ...] = ()) -> Run:
+    """Execute ``nb`` as ``<assignment>/<name>`` in a scratch copy of the student's course folder."""
+    scratch = work / "scratch"
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    scratch.mkdir(parents=True)
+    if (course_root / PACKAGE).is_dir():
+        from .sandbox import _copy_regular
+
+        _copy_regular(course_root / PACKAGE, scratch / PACKAGE)
+    (scratch / assignment).mkdir()
+    for data in (course_root / assignment).iterdir() if (course_root / assignment).is_dir() else []:
+        if data.suffix != ".ipynb" and data.is_file() and not data.is_symlink() and data.stat().st_size < 1 << 20:
+            shutil.copyfile(data, scratch / assignment / data.name)   # small data files next to the notebook
+    target = scratch / assignment / name
+    target.write_text(json.dumps(nb), encoding="utf-8")
+    inside = jail.WORK if sandboxed else str(scratch)
+    grader = grader_folder(work.parent.parent if work.parent.name == "notebooks" else work)
+    runner = f"{jail.GRADER}/_nbrun.py" if sandboxed else str(grader / "_nbrun.py")
+    (scratch / ".request.json").write_text(json.dumps({
+        "notebook": f"{inside}/{assignment}/{name}", "cwd": f"{inside}/{assignment}",
+        "cell_timeout": CELL_TIMEOUT, "deadline": max(1.0, seconds - 15)}))
+    lines: list[bytes] = []
+    outcome = jail.run([sys.executable, "-I", runner, f"{inside}/.request.json"], scratch=scratch, grader=grader,
+                       limits=jail.Limits(cpu_seconds=int(seconds) + 5, wall_seconds=seconds,
+                                          output_bytes=64 << 20),
+                       sandboxed=sandboxed, cwd=f"{jail.WORK}/{assignment}", secrets=secrets,
+                       env={"MPLBACKEND": "module://matplotlib_inline.backend_inline"},
+                       on_line=lambda line: lines.append(line) or False)
+    run = Run({})
+    started = False
+    for raw in lines:
+        try:
+            line = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            continue
+        if not isinstance(line, dict):
+            continue
+        if line.get("started") is True:
+            started = True
+        elif type(line.get("cell")) is int and isinstance(line.get("outputs"), list):
+            run.outputs[line["cell"]] = line["outputs"]
+        elif type(line.get("deadline")) is int:
+            run.problem = (f"the notebook ran out of its {NOTEBOOK_SECONDS} s: the cells from number "
+                           f"{line['deadline'] + 1} on were not run")
+        elif type(line.get("kernel_died")) is int:
+            run.problem = (f"the kernel died in cell {line['kernel_died'] + 1} (a cell called exit() or crashed "
+                           "Python, or used up its memory): the later cells were not run")
+        elif line.get("done") is True and not run.problem:
+            run.problem = ""
+            started = "done"
+    if started != "done" and not run.problem:
+        if not started and not outcome.timed_out:
+            raise InfrastructureError(f"the notebook runner did not start (exit status {outcome.returncode})")
+        run.problem = (f"the notebook ran out of its {NOTEBOOK_SECONDS} s" if outcome.timed_out else
+                       "its output was too large" if outcome.overflow else
+                       "the notebook's run ended early (a cell crashed the kernel or its runner)")
+    return run
+
+
+_PNG = re.compile(r"^[A-Za-z0-9+/=\n]*$")
+
+
+def sanitize_outputs(outputs) -> list[dict]:
+    """Only what cannot carry markup into the feedback or formgrader: text (cut) and PNG images (checked)."""
+    clean = []
+    if not isinstance(outputs, list):
+        return clean
+    for output in outputs[:MAX_CELL_OUTPUTS]:
+        if not isinstance(output, dict):
+            continue
+        kind = output.get("output_type")
+        if kind == "stream" and output.get("name") in ("stdout", "stderr"):
+            clean.append(nbformat.v4.new_output("stream", name=output["name"],
+                                                text=str(output.get("text", ""))[:MAX_OUTPUT_CHARS]))
+        elif kind in ("display_data", "execute_result") and isinstance(output.get("data"), dict):
+            data = {}
+            text = output["data"].get("text/plain")
+            if isinstance(text, str) and answers.MIME not in output["data"]:
+                data["text/plain"] = text[:MAX_OUTPUT_CHARS]
+            png = output["data"].get("image/png")
+            if isinstance(png, str) and len(png) <= MAX_IMAGE_CHARS and _PNG.match(png):
+                try:
+                    if base64.b64decode(png, validate=False)[:8] == b"\x89PNG\r\n\x1a\n":
+                        data["image/png"] = png
+                except (binascii.Error, ValueError):
+                    pass
+            if data:
+                clean.append(nbformat.v4.new_output("display_data", data=data))
+        elif kind == "error":
+            traceback = output.get("traceback") if isinstance(output.get("traceback"), list) else []
+            clean.append(nbformat.v4.new_output("error", ename=str(output.get("ename", "Error"))[:200],
+                                                evalue=str(output.get("evalue", ""))[:2000],
+                                                traceback=[str(t)[:2000] for t in traceback[-10:]]))
+    return clean
+
+
+def _exported(outputs) -> str | None:
+    """The last answers export among a test cell's outputs, as text, or None."""
+    found = None
+    for output in outputs if isinstance(outputs, list) else []:
+        if isinstance(output, dict) and isinstance(output.get("data"), dict):
+            value = output["data"].get(answers.MIME)
+            if isinstance(value, str):
+                found = value
+    return found
+
+
+def autograded_notebook(merged: Merged, run: Run, tests: dict[str, answers.TestCell], release: dict
+                        ) -> tuple[dict, list[dict]]:
+    """The notebook nbgrader records, and one entry per test (id, points, passed, reason)."""
+    cells, results = [], []
+    for index, (cell, role) in enumerate(zip(merged.cells, merged.roles)):
+        cell = copy.deepcopy(cell)
+        if cell["cell_type"] == "code":
+            cell["execution_count"] = None
+            if role == "test":
+                test = tests[_meta(cell)["grade_id"]]
+                verdict = answers.judge(test, _exported(run.outputs.get(index)))
+                cell["source"] = test.public
+                if verdict.passed:
+                    cell["outputs"] = [nbformat.v4.new_output("stream", name="stdout", text=verdict.output)]
+                else:
+                    cell["outputs"] = [nbformat.v4.new_output("error", ename="TestFailed", evalue=verdict.reason,
+                                                              traceback=[f"TestFailed: {verdict.reason}"])]
+                results.append({"id": test.grade_id, "max": test.points, "score": test.points * verdict.passed,
+                                "passed": verdict.passed, "error": "" if verdict.passed else verdict.reason})
             else:
-                os.environ[name] = value
-    if not outcome["success"]:
-        log = outcome.get("log", "") + outcome.get("error", "")
-        if "DeadKernelError" in log or "kernel died" in log.lower():
-            return _failed(result, "the Jupyter kernel died while running the notebook "
-                                   "(a cell called exit() or crashed Python)")
-        return _failed(result, "nbgrader could not grade the notebook: " + _last_error(log))
-    return _read_grades(private, assignment, student, result)
+                cell["outputs"] = sanitize_outputs(run.outputs.get(index, []))
+        cells.append(nbformat.from_dict(cell))
+    nb = nbformat.v4.new_notebook(cells=cells, metadata=copy.deepcopy(release.get("metadata", {})))
+    return nb, results
 
 
-def _failed(result: NotebookResult, reason: str) -> NotebookResult:
-    result.status, result.reason = "failed", reason
-    return result
+def grade_notebook(student_path: Path, course_root: Path, assignment: str, name: str, student: str,
+                   main_root: Path, work: Path, *, sandboxed: bool, seconds: float,
+                   secrets: tuple[Path, ...] = ()) -> tuple[NotebookResult, dict | None]:
+    """Grade one notebook of one student; returns the result and the autograded notebook (None on failure)."""
+    result = NotebookResult(assignment)
+    release = release_notebook(main_root, assignment, name)
+    tests = {t.grade_id: t for t in answers.test_cells(SOLUTIONS / assignment / name)}
+    result.max_score = sum(t.points for t in tests.values())
+    student_nb = nbformat.read(student_path, as_version=4)
+    merged = merge_with_release(student_nb, release)
+    run = run_in_sandbox(execution_notebook(merged, tests, release), course_root, assignment, name, work,
+                         sandboxed=sandboxed, seconds=seconds, secrets=secrets)
+    nb, result.tests = autograded_notebook(merged, run, tests, release)
+    result.score = sum(t["score"] for t in result.tests)
+    result.reason = "; ".join(filter(None, [*merged.notes, run.problem]))
+    return result, nb
 
 
-def _last_error(log: str) -> str:
-    lines = [line.strip() for line in log.splitlines() if line.strip()]
-    for line in reversed(lines):
-        if "[ERROR]" in line or "Error" in line:
-            return line.split("]", 2)[-1].strip()[:300]
-    return lines[-1][:300] if lines else "no output"
-
-
-def _read_grades(private: Path, assignment: str, student: str, result: NotebookResult) -> NotebookResult:
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{private / 'gradebook.db'}") as gradebook:
-        submission = gradebook.find_submission(assignment, student)
-        result.score, result.max_score = float(submission.code_score), float(submission.max_code_score)
-        for notebook in submission.notebooks:
-            autograded = private / "autograded" / student / assignment / f"{notebook.name}.ipynb"
-            errors = _cell_errors(autograded)
-            for grade in notebook.grades:
-                if grade.cell.cell_type != "code":
-                    continue
-                result.tests.append({
-                    "notebook": notebook.name, "id": grade.name, "score": float(grade.score or 0),
-                    "max": float(grade.max_score), "passed": float(grade.score or 0) >= float(grade.max_score),
-                    "error": errors.get(grade.name, "")})
-    return result
-
-
-def _cell_errors(path: Path) -> dict[str, str]:
-    """The name of the exception each failing graded cell raised (no message: it could quote a hidden test)."""
-    try:
-        nb = nbformat.read(path, as_version=4)
-    except Exception:
-        return {}
-    errors = {}
-    for cell in nb.cells:
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        for output in cell.get("outputs", []):
-            if grade_id and output.get("output_type") == "error":
-                errors[grade_id] = output.get("ename", "Error")
-    return errors
-
+def write_autograded(main_root: Path, assignment: str, student: str, name: str, submitted: Path,
+                     nb: dict, staging: Path) -> None:
+    """Stage the submitted copy and the autograded notebook for :func:`import_into_main`."""
+    for kind in ("submitted", "autograded"):
+        (staging / kind / student / assignment).mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(submitted, staging / "submitted" / student / assignment / name)
+    nbformat.write(nbformat.from_dict(nb), staging / "autograded" / student / assignment / name)
 
 def import_into_main(main_root: Path, private: Path, assignment: str, student: str, db_url: str) -> None:
     """Copy the autograded notebooks into the main course and record their grades in its gradebook.
@@ -225,22 +441,21 @@ def import_into_main(main_root: Path, private: Path, assignment: str, student: s
         SaveAutoGrades().preprocess(nb, resources)
 
 
-def feedback(main_root: Path, graded: list[tuple[str, str]]) -> None:
-    """nbgrader's own per-notebook feedback (hidden tests cleared), for each (assignment, student) given."""
-    api = nbgrader_course.api(main_root)
-    for assignment, student in graded:
-        outcome = api.generate_feedback(assignment, student)
-        if not outcome["success"]:
-            raise InfrastructureError(f"nbgrader generate_feedback {assignment} for {student} failed:\n"
-                                      f"{outcome.get('log', '')[-2000:]}")
+def feedback(main_root: Path, assignment: str, student: str) -> str:
+    """nbgrader's own feedback for one student's notebook; returns why it failed, or "" (it never raises: one
+    student's notebook must not stop anybody else's feedback)."""
+    try:
+        outcome = nbgrader_course.api(main_root).generate_feedback(assignment, student, force=True)
+    except Exception as exc:  # noqa: BLE001
+        return f"nbgrader's feedback could not be made ({type(exc).__name__})"
+    if not outcome["success"]:
+        return "nbgrader's feedback could not be made: " + _last_error(outcome.get("log", "") + outcome.get("error", ""))
+    return ""
 
 
-def package_copy(course_root: Path, destination: Path) -> Path | None:
-    """A copy of the student's package for the notebook's kernel to import; None when there is none."""
-    package = course_root / PACKAGE
-    if not package.is_dir():
-        return None
-    if destination.exists():
-        shutil.rmtree(destination)
-    shutil.copytree(package, destination / PACKAGE, ignore=shutil.ignore_patterns("__pycache__"))
-    return destination
+def _last_error(log: str) -> str:
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if "[ERROR]" in line or "Error" in line:
+            return line.split("]", 2)[-1].strip()[:300]
+    return lines[-1][:300] if lines else "no output"

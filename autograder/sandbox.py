@@ -1,41 +1,53 @@
-"""Run a student's package function in a separate, resource-limited process, and bring back raw observations.
+"""Run a student's package functions in a sandboxed process, and bring back raw observations.
 
-The child (:mod:`autograder._child`) runs with ``python -I -B`` from a scratch copy of the student's package, with
-a scrubbed environment, standard input from ``/dev/null``, its own session, and limits on CPU time, address
-space, file size and open files; the parent enforces a wall-clock limit and kills the whole process group on every
-exit path. The parent reads at most ``Limits.output_bytes`` of the child's report and parses it as JSON, nothing
-else: it never unpickles or imports anything the child wrote.
+The child (:mod:`autograder._child`) runs with ``python -I -B`` inside the operating-system sandbox of
+:mod:`autograder.jail` (bubblewrap: the disk it sees holds the Python installation, the grader's public files and
+a scratch copy of this student's package, nothing else), with a scrubbed environment, standard input from
+``/dev/null``, no network, no way to create processes, and limits on CPU time, address space, file size and open
+files. One deadline covers the whole child, however it spaces its output. The parent reads at most
+``Limits.output_bytes`` of the child's report and accepts only well-formed JSON lines naming the functions it
+asked about; it never unpickles or imports anything the child wrote.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import resource
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
-import queue
-import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import jail
 from .paths import PACKAGE, SOLUTIONS
 
 CHILD = Path(__file__).with_name("_child.py")
 CHECK_MODULE = SOLUTIONS / PACKAGE / "check.py"
+#: The grader's files the sandbox sees in ``/grader``: public code only (check.py ships with the course).
+GRADER_FILES = {"_child.py": CHILD, "seccomp.py": Path(__file__).with_name("seccomp.py"), "check.py": CHECK_MODULE}
 
 
 @dataclass(frozen=True)
 class Limits:
-    cpu_seconds: int = 8
-    wall_seconds: float = 12.0
+    cpu_seconds: int = 8              # per function asked about
+    wall_seconds: float = 12.0        # per function asked about; one deadline for the whole child
     memory_bytes: int = 1 << 30       # address space; numpy with one BLAS thread needs far less
     file_bytes: int = 8 << 20         # the largest file the child may write
     open_files: int = 64
     output_bytes: int = 16 << 20      # the largest report the parent reads
+    sandboxed: bool = True            # False only with the instructor's explicit --no-sandbox
+    guard: bool = True                # the audit hook, a second layer inside the sandbox
+    secrets: tuple = field(default=())  # folders that must not be visible inside (the output, the submissions)
+
+
+def grader_folder(work: Path) -> Path:
+    """A folder holding copies of the grader's public files, for ``/grader`` inside the sandbox."""
+    folder = work / "grader"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, source in GRADER_FILES.items():
+        shutil.copyfile(source, folder / name)
+    return folder
 
 
 @dataclass
@@ -47,27 +59,6 @@ class ChildResult:
     observations: list | None = None
     import_error: dict | None = None
     infrastructure: bool = False      # the grader's own machinery failed, not the student's code
-
-
-def _limit(limits: Limits):
-    def apply() -> None:  # runs in the child between fork and exec
-        os.setsid()
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-        resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
-        resource.setrlimit(resource.RLIMIT_NPROC, (min(64, hard) if hard != resource.RLIM_INFINITY else 64,) * 2)
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails instead of killing silently
-
-    return apply
-
-
-def _environment(home: Path) -> dict:
-    return {"PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-            "NUMEXPR_NUM_THREADS": "1", "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"}
 
 
 @dataclass(frozen=True)
@@ -124,97 +115,108 @@ def _run_child(package_dir: Path, jobs: list[Job], limits: Limits, work: Path | 
         scratch = tmp / "scratch"
         scratch.mkdir()
         try:
-            shutil.copytree(package_dir, scratch / PACKAGE, symlinks=False,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.so", "*.pyd"))
-        except (OSError, shutil.Error) as exc:
+            _copy_regular(package_dir, scratch / PACKAGE)
+        except OSError as exc:
             return ChildResult("unreadable", f"the package could not be copied: {exc}")
-        request = tmp / "request.json"
-        request.write_text(json.dumps({
-            "scratch": str(scratch), "package": PACKAGE, "check_module": str(CHECK_MODULE),
+        grader = grader_folder(tmp)
+        inside = jail.WORK if limits.sandboxed else str(scratch)
+        child = f"{jail.GRADER}/_child.py" if limits.sandboxed else str(grader / "_child.py")
+        (scratch / "request.json").write_text(json.dumps({
+            "scratch": inside, "package": PACKAGE,
+            "check_module": f"{jail.GRADER}/check.py" if limits.sandboxed else str(grader / "check.py"),
+            "guard": limits.guard, "forbid_processes": True,
             "jobs": [{"module": j.module, "function": j.function, "cases": j.cases} for j in jobs]}))
-        scaled = Limits(**{**limits.__dict__, "cpu_seconds": limits.cpu_seconds * len(jobs)})
+        os_limits = jail.Limits(cpu_seconds=limits.cpu_seconds * len(jobs), wall_seconds=limits.wall_seconds
+                                * len(jobs), memory_bytes=limits.memory_bytes, file_bytes=limits.file_bytes,
+                                open_files=limits.open_files, output_bytes=limits.output_bytes)
+        names = {job.function for job in jobs}
+        state = {"finished": {}, "module": None, "function": None, "failure": None}
+
+        def on_line(raw: bytes) -> bool:
+            return _take(raw, names, state)
+
         try:
-            proc = subprocess.Popen([sys.executable, "-I", "-B", str(CHILD), str(request)],
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                    env=_environment(scratch), cwd=scratch, preexec_fn=_limit(scaled),
-                                    close_fds=True)
+            outcome = jail.run([sys.executable, "-I", "-B", child, f"{inside}/request.json"], scratch=scratch,
+                               grader=grader, limits=os_limits, sandboxed=limits.sandboxed,
+                               secrets=limits.secrets, on_line=on_line, quiet_seconds=limits.wall_seconds)
         except OSError as exc:
             return ChildResult("infrastructure", f"could not start the grading process: {exc}",
                                infrastructure=True)
-        try:
-            return _supervise(proc, jobs, limits)
-        finally:
-            _kill(proc)
-            proc.stdout.close()
+    failure = state["failure"]
+    if failure is None and outcome.timed_out:
+        failure = ChildResult("timeout", f"it did not finish within {limits.wall_seconds:g} seconds "
+                                         "(an endless loop, or far too slow)")
+    if failure is None and outcome.overflow:
+        failure = ChildResult("output", f"its output was larger than {limits.output_bytes >> 20} MB")
+    if failure is None and len(state["finished"]) < len(jobs):
+        failure = _why(outcome.returncode)
+    return state["finished"], failure, state["module"], state["function"]
 
 
-def _supervise(proc: subprocess.Popen, jobs: list[Job], limits: Limits):
-    lines: queue.Queue = queue.Queue()
-    budget = [limits.output_bytes]
-
-    def read() -> None:
-        for raw in proc.stdout:
-            budget[0] -= len(raw)
-            if budget[0] < 0:
-                lines.put(b"\0overflow")
-                return
-            lines.put(raw)
-        lines.put(None)
-
-    threading.Thread(target=read, daemon=True).start()
-    finished: dict[str, ChildResult] = {}
-    module = function = None
-    failure = None
-    while True:
-        try:
-            raw = lines.get(timeout=limits.wall_seconds)
-        except queue.Empty:
-            failure = ChildResult("timeout", f"it did not finish within {limits.wall_seconds:g} seconds "
-                                             "(an endless loop, or far too slow)")
-            break
-        if raw is None:
-            break
-        if raw == b"\0overflow":
-            failure = ChildResult("output", f"its output was larger than {limits.output_bytes >> 20} MB")
-            break
-        try:
-            line = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            continue  # not ours: the only lines that count are well-formed JSON objects
-        if not isinstance(line, dict):
-            continue
-        if "violation" in line:
-            failure = ChildResult("violation", f"the code {str(line['violation'])[:300]}")
-            break
-        if "importing" in line:
-            module, function = line["importing"], None
-        elif "running" in line:
-            function = line["running"]
-        elif "function" in line and any(job.function == line["function"] for job in jobs):
-            name = line["function"]
-            observations = line.get("observations")
-            if isinstance(line.get("import_error"), dict):
-                finished[name] = ChildResult("ok", observations=[], import_error=line["import_error"])
-            elif isinstance(observations, list):
-                finished[name] = ChildResult("ok", observations=observations)
-            module = function = None
-    _kill(proc)
-    returncode = proc.wait()
-    if failure is None and len(finished) < len(jobs):
-        failure = _why(returncode)
-    return finished, failure, module, function
+#: The most of one line of the report the parent parses (a function's observations on all its cases).
+MAX_LINE = 4 << 20
 
 
-def _kill(proc: subprocess.Popen) -> None:
+def _take(raw: bytes, names: set[str], state: dict) -> bool:
+    """Take one line of the child's report into ``state``; True when the child must be stopped."""
+    if len(raw) > MAX_LINE:
+        state["failure"] = ChildResult("output", f"it reported more than {MAX_LINE >> 20} MB in one line")
+        return True
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+        line = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return False  # not ours: the only lines that count are well-formed JSON objects
+    if not isinstance(line, dict):
+        return False
+    if "violation" in line:
+        state["failure"] = ChildResult("violation", f"the code {str(line['violation'])[:300]}")
+        return True
+    if isinstance(line.get("importing"), str):
+        state["module"], state["function"] = line["importing"][:100], None
+    elif isinstance(line.get("running"), str):
+        state["function"] = line["running"][:100]
+    elif line.get("function") in names and line["function"] not in state["finished"]:
+        name = line["function"]
+        observations = line.get("observations")
+        if isinstance(line.get("import_error"), dict):
+            error = line["import_error"]
+            state["finished"][name] = ChildResult("ok", observations=[], import_error={
+                "type": str(error.get("type", "Error"))[:100], "message": str(error.get("message", ""))[:500]})
+        elif isinstance(observations, list):
+            state["finished"][name] = ChildResult("ok", observations=observations)
+        state["module"] = state["function"] = None
+        if len(state["finished"]) == len(names):
+            return True
+    return False
 
 
-def _why(returncode: int) -> ChildResult:
+def _copy_regular(source: Path, target: Path, *, max_files: int = 2000, max_bytes: int = 64 << 20) -> None:
+    """Copy the regular files and folders of ``source`` to ``target``; links, devices and pipes are skipped
+    (never followed), and so are caches and compiled files."""
+    import os
+    import stat
+
+    count = size = 0
+    for folder, dirs, files in os.walk(source, followlinks=False):
+        relative = Path(folder).relative_to(source)
+        dirs[:] = [d for d in dirs if d != "__pycache__" and not os.path.islink(os.path.join(folder, d))]
+        (target / relative).mkdir(parents=True, exist_ok=True)
+        for name in files:
+            path = os.path.join(folder, name)
+            info = os.lstat(path)
+            if not stat.S_ISREG(info.st_mode) or name.endswith((".pyc", ".so", ".pyd")):
+                continue
+            count, size = count + 1, size + info.st_size
+            if count > max_files or size > max_bytes:
+                raise OSError(f"the package holds more than {max_files} files or {max_bytes >> 20} MB")
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+            with os.fdopen(fd, "rb") as src, open(target / relative / name, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+
+
+def _why(returncode: int | None) -> ChildResult:
     """What an early end of the child means."""
-    if returncode in (-signal.SIGXCPU, -signal.SIGKILL):
+    if returncode in (-signal.SIGXCPU, -signal.SIGKILL, 128 + signal.SIGXCPU, 128 + signal.SIGKILL):
         return ChildResult("cpu", "it used up its CPU time (an endless loop, or far too slow)")
     if returncode == 0:
         return ChildResult("malformed", "it ended without a readable result")
