@@ -209,11 +209,19 @@ def test_a_run_names_the_first_step_and_quantity_that_differ(check):
         return new_param, new_state
 
     _, failure = check.run_check(check.load_spec("adam_update"), wrong_square_avg_from_the_third_call)
-    assert "adam_update is not right yet: state['exp_avg_sq'] after step 3 has the wrong values." in failure
+    assert "adam_update is not right yet: state['exp_avg_sq'] after step 3 has the wrong values: the parameter " \
+           "after step 3 is right, but state['exp_avg_sq'] is not" in failure
+    assert "classic mistake: parameter right, state wrong." in failure
     assert "  state['exp_avg_sq'] after step 3:\n    expected: " in failure and "\n    got:      " in failure
     assert "grad         = step 1: [ 0.5 , -1.  ,  0.25]" in failure
     assert "                   step 6: [ 0.6, -0.2,  0.1]" in failure
     assert "state        = {'step': 3, 'exp_avg': [ 0.2, -0.3,  0.1], 'exp_avg_sq': [0.05, 0.1 , 0.02]}" in failure
+
+
+def _adam(*args, **kwargs):
+    from optimlab.optim import adam_update
+
+    return adam_update(*args, **kwargs)
 
 
 @pytest.mark.parametrize("buggy, words", [
@@ -228,8 +236,12 @@ def test_a_run_names_the_first_step_and_quantity_that_differ(check):
      "state after step 1 has the key(s) 't', which should not be there"),
     (lambda param, grad, state, **kw: (param, dict(state, step=state.get("step", 0) + 2)),
      "state['step'] after step 1 is 5, expected 4"),
-    (lambda param, grad, state, **kw: (param, dict(state, step=state["step"] + 1)) if state["step"] < 5 else 1 / 0,
-     "raised ZeroDivisionError at step 3: division by zero"),
+    (lambda param, grad, state, **kw: (param.copy(), dict(state, step=state["step"] + 1)) if state["step"] < 5
+     else 1 / 0,
+     "the parameter after step 1 has the wrong values; state['exp_avg'] after step 1 has the wrong values; "
+     "state['exp_avg_sq'] after step 1 has the wrong values (and step 3 then raised ZeroDivisionError)."),
+    (lambda param, grad, state, **kw: _adam(param, grad, state, **kw) if state.get("step", 0) < 5 else 1 / 0,
+     "adam_update raised ZeroDivisionError at step 3: division by zero"),
 ])
 def test_wrong_runs_get_a_plain_description(check, buggy, words):
     _, failure = check.run_check(check.load_spec("adam_update"), buggy)
@@ -270,3 +282,418 @@ def test_collect_records_a_run_without_the_expected_values(check, ref):
     observation = check.collect(submodule(ref, "optim").nesterov_update, blind)
     assert observation["output"] == case["expected"] and observation["modified"] == []
     assert len(observation["output"]["steps"]) == len(case["steps"]["vary"]["grad"]) >= 5
+
+
+
+# --------------------------------------------------------------------------------------------------------------
+# What students really write: wrong implementations written independently of the catalogue. Each must fail its
+# check, with the mistake named, and none may crash the check.
+
+
+def _mb_greater_equal(n, batch_size, *, rng, shuffle=True, drop_last=False):
+    order = rng.permutation(n) if shuffle else np.arange(n)
+    start = 0
+    while start < n:
+        end = start + batch_size
+        if drop_last and end >= n:
+            break
+        yield order[start:end]
+        start = end
+
+
+def _mb_greater_equal_remaining(n, batch_size, *, rng, shuffle=True, drop_last=False):
+    order = rng.permutation(n) if shuffle else np.arange(n)
+    for start in range(0, n, batch_size):
+        if drop_last and batch_size >= n - start:
+            return
+        yield order[start:start + batch_size]
+
+
+def _mb_negative_slice(n, batch_size, *, rng, shuffle=True, drop_last=False):
+    order = rng.permutation(n) if shuffle else np.arange(n)
+    usable = order[:-(n % batch_size)] if drop_last else order
+    return (usable[i:i + batch_size] for i in range(0, len(usable), batch_size))
+
+
+def _mb_lists(n, batch_size, *, rng, shuffle=True, drop_last=False):
+    order = list(rng.permutation(n)) if shuffle else list(range(n))
+    end = n - n % batch_size if drop_last else n
+    for i in range(0, end, batch_size):
+        yield order[i:i + batch_size]
+
+
+def _mb_choice_shuffle(n, batch_size, *, rng, shuffle=True, drop_last=False):
+    order = rng.choice(n, size=n, replace=False) if shuffle else np.arange(n)
+    end = n - n % batch_size if drop_last else n
+    yield from (order[i:i + batch_size] for i in range(0, end, batch_size))
+
+
+def _mb_keeps_partial(n, batch_size, *, rng, shuffle=True, drop_last=False):
+    order = rng.permutation(n) if shuffle else np.arange(n)
+    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+def _momentum_early_return(param, grad, state, *, lr, momentum, dampening=0.0, weight_decay=0.0):
+    if momentum == 0:
+        return param - lr * grad, state.copy()
+    g = grad + weight_decay * param
+    buf = g if "momentum_buffer" not in state else momentum * state["momentum_buffer"] + (1 - dampening) * g
+    return param - lr * buf, {"momentum_buffer": buf}
+
+
+def _momentum_first_buffer_is_grad(param, grad, state, *, lr, momentum, dampening=0.0, weight_decay=0.0):
+    d_p = grad
+    if weight_decay != 0:
+        d_p = d_p + weight_decay * param
+    new_state = dict(state)
+    if momentum != 0:
+        if "momentum_buffer" not in state:
+            new_state["momentum_buffer"] = d_p
+        else:
+            new_state["momentum_buffer"] = momentum * state["momentum_buffer"] + (1 - dampening) * d_p
+        d_p = new_state["momentum_buffer"]
+    return param - lr * d_p, new_state
+
+
+def _momentum_velocity(param, grad, state, *, lr, momentum, dampening=0.0, weight_decay=0.0):
+    g = grad + weight_decay * param
+    if momentum == 0:
+        return param - lr * g, {}
+    v = state.get("momentum_buffer")
+    v = -lr * g if v is None else momentum * v - lr * (1 - dampening) * g
+    return param + v, {"momentum_buffer": v}
+
+
+def _momentum_swapped(param, grad, state, *, lr, momentum, dampening=0.0, weight_decay=0.0):
+    from optimlab.optim import momentum_update
+
+    p, st = momentum_update(param, grad, state, lr=lr, momentum=momentum, dampening=dampening,
+                            weight_decay=weight_decay)
+    return st, p
+
+
+def _nesterov_buffer_is_grad(param, grad, state, *, lr, momentum, weight_decay=0.0):
+    g = grad + weight_decay * param if weight_decay else grad
+    b = state["momentum_buffer"] * momentum + g if "momentum_buffer" in state else g
+    return param - lr * (g + momentum * b), {"momentum_buffer": b}
+
+
+def _adam_zeros_of_shape(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    b1, b2 = betas
+    t = state.get("step", 0) + 1
+    g = grad + weight_decay * param
+    m = b1 * state.get("exp_avg", np.zeros(param.shape)) + (1 - b1) * g
+    v = b2 * state.get("exp_avg_sq", np.zeros(param.shape)) + (1 - b2) * g ** 2
+    return param - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps), {"step": t, "exp_avg": m,
+                                                                                    "exp_avg_sq": v}
+
+
+def _adam_numpy_scalar(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    b1, b2 = betas
+    t = state.get("step", 0) + 1
+    g = grad + weight_decay * param
+    m = b1 * state.get("exp_avg", np.zeros_like(param)) + (1 - b1) * g
+    v = b2 * state.get("exp_avg_sq", np.zeros_like(param)) + (1 - b2) * g * g
+    alpha = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)        # the paper's efficient form, as an np.float64
+    eps_hat = eps * np.sqrt(1 - b2 ** t)
+    return param - alpha * m / (np.sqrt(v) + eps_hat), {"step": t, "exp_avg": m, "exp_avg_sq": v}
+
+
+def _adam_stores_corrected(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    from optimlab.optim import adam_update
+
+    new_param, new_state = adam_update(param, grad, state, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    t = new_state["step"]
+    return new_param, {"step": t, "exp_avg": new_state["exp_avg"] / (1 - betas[0] ** t),
+                       "exp_avg_sq": new_state["exp_avg_sq"]}
+
+
+def _adagrad_denominator_before_adding(param, grad, state, *, lr=1e-2, weight_decay=0.0,
+                                       initial_accumulator_value=0.0, eps=1e-10):
+    g = grad + weight_decay * param
+    s = state["sum"] if "sum" in state else np.full_like(param, initial_accumulator_value)
+    step = param - lr * g / (np.sqrt(s) + eps)
+    return step, {"step": state.get("step", 0) + 1, "sum": s + g * g}
+
+
+def _rmsprop_zeros(param, grad, state, *, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0):
+    g = grad + weight_decay * param
+    avg = state["square_avg"] if "square_avg" in state else np.zeros(np.shape(param))
+    avg = alpha * avg + (1 - alpha) * np.square(g)
+    return param - lr * g / (np.sqrt(avg) + eps), {"step": state.get("step", 0) + 1, "square_avg": avg}
+
+
+def _adagrad_swapped(param, grad, state, **kwargs):
+    from optimlab.optim import adagrad_update
+
+    return tuple(reversed(adagrad_update(param, grad, state, **kwargs)))
+
+
+def _ng_ravel(f, x, *, h=1e-5):
+    """As the reference used to read: a "flat view" through ravel(), which copies a Fortran-ordered x."""
+    x = np.array(x, dtype=float)
+    out = np.empty_like(x)
+    xf, gf = x.ravel(), out.ravel()
+    for i in range(xf.size):
+        keep = xf[i]
+        xf[i] = keep + h
+        up = f(x)
+        xf[i] = keep - h
+        down = f(x)
+        xf[i] = keep
+        gf[i] = (up - down) / (2 * h)
+    return out
+
+
+def _ng_fixed_h(f, x, *, h=1e-5):
+    x = np.asarray(x, dtype=np.float64)
+    eps = 1e-6
+    grad = np.zeros(x.shape)
+    for i in np.ndindex(*x.shape):
+        e = np.zeros(x.shape)
+        e[i] = eps
+        grad[i] = (f(x + e) - f(x - e)) / (2 * eps)
+    return grad
+
+
+INDEPENDENT_MISTAKES = [
+    ("minibatches", _mb_greater_equal, "dropping a full last batch when batch_size divides n"),
+    ("minibatches", _mb_greater_equal_remaining, "dropping a full last batch when batch_size divides n"),
+    ("minibatches", _mb_negative_slice, "no batches at all when batch_size divides n"),
+    ("minibatches", _mb_lists, "yielding lists instead of index arrays"),
+    ("minibatches", _mb_choice_shuffle, "an epoch order that is a valid shuffle but not rng.permutation(n)"),
+    ("minibatches", _mb_keeps_partial, "keeping the last partial batch although drop_last=True"),
+    ("momentum_update", _momentum_early_return, "weight decay skipped when momentum is 0"),
+    ("momentum_update", _momentum_first_buffer_is_grad, "an output that shares memory with an input"),
+    ("momentum_update", _momentum_velocity, "momentum's velocity form (v = -lr * buffer) stored as the buffer"),
+    ("momentum_update", _momentum_swapped, "returning (state, param) instead of (param, state)"),
+    ("nesterov_update", _nesterov_buffer_is_grad, "an output that shares memory with an input"),
+    ("adam_update", _adam_zeros_of_shape, "float64 leaking into a float32 computation"),
+    ("adam_update", _adam_numpy_scalar, "float64 leaking into a float32 computation"),
+    ("adam_update", _adam_stores_corrected, "parameter right, state wrong"),
+    ("adagrad_update", _adagrad_denominator_before_adding, "state right, parameter wrong"),
+    ("adagrad_update", _adagrad_swapped, "returning (state, param) instead of (param, state)"),
+    ("rmsprop_update", _rmsprop_zeros, "float64 leaking into a float32 computation"),
+    ("numerical_gradient", _ng_ravel, "wrong results for an input that is not C-contiguous"),
+    ("numerical_gradient", _ng_fixed_h, "the step h ignored"),
+]
+
+
+@pytest.mark.parametrize("name, buggy, title", INDEPENDENT_MISTAKES,
+                         ids=[f"{n}-{b.__name__}" for n, b, _ in INDEPENDENT_MISTAKES])
+def test_independent_wrong_implementations_fail_with_their_mistake_named(check, name, buggy, title):
+    passed, failure = check.run_check(check.load_spec(name), buggy)
+    assert failure is not None, f"{buggy.__name__} passes the checks of {name}"
+    assert f"classic mistake: {title}." in failure, failure
+    assert "checks cannot read" not in failure
+
+
+@pytest.mark.parametrize("name, buggy, title", INDEPENDENT_MISTAKES,
+                         ids=[f"{n}-{b.__name__}" for n, b, _ in INDEPENDENT_MISTAKES])
+def test_independent_wrong_implementations_fail_hidden_cases_too(check, ref, name, buggy, title):
+    exercise = next(e for e in EXERCISES if e.name == name)
+    rng = np.random.default_rng(11)
+    spec = record(exercise, [c for _ in range(12) for c in exercise.hidden(rng)], validate=False)
+    passed, failure = check.run_check(spec, buggy)
+    assert failure is not None and passed < len(spec["cases"]), f"{buggy.__name__} passes 12 hidden draws"
+
+
+def test_a_swapped_tuple_is_reported_at_step_1_not_as_an_error_at_step_2(check):
+    _, failure = check.run_check(check.load_spec("momentum_update"), _momentum_swapped)
+    assert "the parameter after step 1 should be a NumPy array" in failure
+    assert "returned the state first and the parameter second at step 1" in failure
+    assert "raised TypeError" not in failure and "at step 2" not in failure
+
+
+def test_the_aliased_buffer_names_the_output_and_the_input(check):
+    _, failure = check.run_check(check.load_spec("momentum_update"), _momentum_first_buffer_is_grad)
+    assert "state['momentum_buffer'] after step 1 shares memory with the input `grad`" in failure
+
+
+def test_an_endless_generator_gets_no_other_diagnosis(check):
+    def forever(n, batch_size, *, rng, shuffle=True, drop_last=False):
+        while True:
+            yield rng.permutation(n)[:batch_size]
+
+    _, failure = check.run_check(check.load_spec("minibatches"), forever)
+    assert "never ends" in failure
+    assert "replacement" not in failure and "classic mistake" not in failure
+
+
+def test_batches_of_the_wrong_sizes_are_described_without_a_guess(check):
+    def split(n, batch_size, *, rng, shuffle=True, drop_last=False):
+        order = rng.permutation(n) if shuffle else np.arange(n)
+        return np.array_split(order, max(1, -(-n // batch_size)))
+
+    _, failure = check.run_check(check.load_spec("minibatches"), split)
+    assert "the batch sizes are [4, 3, 3], expected [4, 4, 2]" in failure and "classic mistake" not in failure
+
+
+def test_a_layout_case_shows_the_layout(check):
+    _, failure = check.run_check(check.load_spec("numerical_gradient"), _ng_ravel)
+    assert "Fortran-ordered, like the transpose W.T of a C-ordered matrix" in failure
+    assert "`x` is Fortran-ordered (like W.T)" in failure
+
+
+# Plausible wrong answers of other kinds: each fails with a message that says what is wrong, and none crashes.
+
+def _returns_param_itself(param, grad, *, lr):
+    param = np.asarray(param)
+    return param if lr == 0 else np.subtract(param, lr * grad, out=param)
+
+
+def _adam_buffer_starts_at_gradient(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    b1, b2 = betas
+    t = state.get("step", 0) + 1
+    m = b1 * state["exp_avg"] + (1 - b1) * grad if "exp_avg" in state else grad.copy()
+    v = b2 * state["exp_avg_sq"] + (1 - b2) * grad ** 2 if "exp_avg_sq" in state else grad ** 2
+    return param - lr * m / (np.sqrt(v) + eps), {"step": t, "exp_avg": m, "exp_avg_sq": v}
+
+
+def _ls_float32(w, X, y):
+    return (X.T @ (X @ w - y) / len(y)).astype(np.float32)
+
+
+@pytest.mark.parametrize("name, buggy, words", [
+    ("gd_update", _returns_param_itself, "changed its input `param` in place"),
+    ("adam_update", _adam_buffer_starts_at_gradient, "after step 1 has the wrong values"),
+    ("least_squares_grad", _ls_float32, "has dtype float32, expected float64"),
+    ("numerical_gradient", lambda f, x, *, h=1e-5: np.zeros(np.shape(x), dtype=int), "has dtype int64"),
+    ("adamw_update", lambda param, grad, state, **kw: (param, state), "the parameter after step 1 has the wrong"),
+])
+def test_plausible_wrong_answers_get_a_meaningful_message(check, name, buggy, words):
+    _, failure = check.run_check(check.load_spec(name), buggy)
+    assert words in failure
+
+
+# Hostile or broken outputs: the check reports them, never crashes, and never calls them a classic mistake.
+
+class _Weird:
+    def __eq__(self, other):
+        raise RuntimeError("no comparing me")
+
+    def __repr__(self):
+        raise RuntimeError("no printing me")
+
+    def __iter__(self):
+        raise RuntimeError("no iterating me")
+
+
+def _yield_then_fail(*args, **kwargs):
+    yield np.arange(2)
+    raise ValueError("broken halfway")
+
+
+def _deep(*args, **kwargs):
+    value = []
+    for _ in range(5000):
+        value = [value]
+    return value
+
+
+HOSTILE = [
+    lambda *a, **k: _Weird(),
+    lambda *a, **k: (_Weird(), {"momentum_buffer": _Weird()}),
+    lambda *a, **k: iter([{"batch": 1}, {"batch": 2}]),
+    lambda *a, **k: iter([[1.5, 2.5], "ab"]),
+    lambda *a, **k: np.matrix([[1.0, 2.0]]),
+    lambda *a, **k: np.array([1 + 2j, 3]),
+    lambda *a, **k: np.array([object()], dtype=object),
+    lambda *a, **k: np.zeros(200_000),
+    lambda *a, **k: (np.zeros(3), None),
+    lambda *a, **k: [np.zeros(3), {"step": _Weird()}],
+    lambda *a, **k: {"param": np.zeros(3)},
+    lambda *a, **k: float("nan"),
+    _yield_then_fail,
+    _deep,
+]
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
+@pytest.mark.parametrize("exercise", EXERCISES, ids=IDS)
+def test_hostile_outputs_never_crash_a_check(check, exercise):
+    spec = check.load_spec(exercise.name)
+    for fn in HOSTILE:
+        passed, failure = check.run_check(spec, fn)
+        assert passed < len(spec["cases"]) and isinstance(failure, str) and failure.startswith(exercise.name)
+
+
+HOSTILE_OBSERVATIONS = [
+    None, [], "text", {}, {"output": None}, {"output": {"array": "x"}}, {"error": "boom"}, {"error": {"type": 3}},
+    {"output": {"steps": "x"}}, {"output": {"steps": [None, 3]}}, {"output": {"sequence": [{"dict": {}}]}},
+    {"output": {"sequence": "abc"}}, {"output": {"tuple": [{"dict": {"a": 1}}, {"array": [1], "dtype": "float64",
+                                                                              "shape": [1]}]}},
+    {"output": {"array": [[1]], "dtype": "float64", "shape": [7]}}, {"output": 1, "shares_memory": [{"output": 3}]},
+    {"output": 1, "modified": "abc"}, {"output": 1, "contiguous_output": {"array": 5}},
+    {"error": {"type": "ValueError", "step": 2}, "output": {"steps": [{"unsupported": "x"}]}},
+    {"output": {"array": [1e308] * 3, "dtype": "float16", "shape": [3]}},
+]
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=IDS)
+def test_judge_and_explain_never_raise_on_hostile_observations(check, exercise):
+    spec = check.load_spec(exercise.name)
+    for case in spec["cases"]:
+        for observation in HOSTILE_OBSERVATIONS:
+            verdict = check.judge(spec, case, observation)
+            assert isinstance(verdict, check.Verdict) and not verdict.passed and verdict.message
+            assert isinstance(check.explain(spec, case, observation, verdict), str)
+
+
+def test_a_diagnosis_that_fails_is_not_offered(check, monkeypatch):
+    def broken(*args):
+        raise TypeError("the diagnosis itself is broken")
+
+    monkeypatch.setitem(check.DIAGNOSES, "batches", broken)
+    _, failure = check.run_check(check.load_spec("minibatches"), _mb_lists)
+    assert "should be a NumPy array" in failure and "classic mistake" not in failure
+
+
+def test_a_stub_in_a_check_cell_is_one_short_message(check, monkeypatch):
+    gd = __import__(f"{check.__package__}.gd", fromlist=["gd_update"])
+    message = ("gd_update is not implemented yet: write it in optimlab/gd.py (explained in notebook "
+               "01_gradient_descent, section '2. One step downhill').")
+
+    def stub(param, grad, *, lr):
+        raise NotImplementedError(message)
+
+    monkeypatch.setattr(gd, "gd_update", stub)
+    with pytest.raises(NotImplementedError) as raised:
+        check.check("gd_update")
+    assert type(raised.value) is NotImplementedError and str(raised.value) == message
+    assert raised.value._render_traceback_() == ["\x1b[31m✘ " + message + "\x1b[0m"]
+
+
+# The reference, on every memory layout.
+
+@pytest.mark.parametrize("layout", ["F", "strided", "reversed"])
+def test_the_reference_numerical_gradient_is_right_on_every_layout(check, ref, layout):
+    numerical_gradient = submodule(ref, "gradcheck").numerical_gradient
+    x = np.array([[0.5, -1.0, 0.25], [1.5, 0.75, -0.5]])
+    laid_out = check.with_layout(x, layout)
+    assert not laid_out.flags.c_contiguous and np.array_equal(laid_out, x)
+    for f in check.CASE_FUNCTIONS.values():
+        assert np.array_equal(numerical_gradient(f, laid_out, h=1e-3), numerical_gradient(f, x, h=1e-3))
+    assert np.array_equal(laid_out, x)
+
+
+def test_every_exercise_has_a_public_case_with_an_input_that_is_not_c_contiguous(check):
+    for exercise in EXERCISES:
+        if exercise.name == "minibatches":
+            continue  # its inputs are numbers
+        cases = check.load_spec(exercise.name)["cases"]
+        assert any(check._has_layouts(c["args"]) or check._has_layouts(c.get("steps")) for c in cases), exercise.name
+
+
+def test_the_hidden_cases_cover_layouts_and_boundaries(check):
+    by_name = {e.name: e for e in EXERCISES}
+    rng = np.random.default_rng(5)
+    for exercise in EXERCISES:
+        cases = [c for _ in range(8) for c in exercise.hidden(rng)]
+        if exercise.name != "minibatches":
+            assert any(check._has_layouts(c["args"]) or check._has_layouts(c.get("steps")) for c in cases)
+    batches = [c["args"] for _ in range(10) for c in by_name["minibatches"].hidden(rng)]
+    assert any(a["drop_last"] and a["n"] % a["batch_size"] == 0 for a in batches)
+    assert any(a["batch_size"] == 1 for a in batches) and any(a["batch_size"] > a["n"] for a in batches)
+    runs = [c["args"] for _ in range(10) for c in by_name["momentum_update"].hidden(rng)]
+    assert any(a["momentum"] == 0 and a["weight_decay"] > 0 for a in runs)

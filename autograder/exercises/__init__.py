@@ -3,9 +3,10 @@ classic mistakes the checks recognize.
 
 A mistake is written as a small buggy implementation. Mistakes whose ``detected_by`` is ``"output"`` are
 recognized because the release records their outputs next to the expected ones; the others (``"check"``) are
-recognized by the logic of ``optimlab.check`` itself (an input modified in place, dependence on the global random
-state, the structure of mini-batches). Either way, the release refuses to write check data in which a catalogued
-mistake would go unnamed.
+recognized by the logic of ``optimlab.check`` itself (an input modified in place, an output sharing memory with an
+input, dependence on the global random state, a result that changes with the memory layout of an input, the
+structure of mini-batches or of an update's state). Either way, the release refuses to write check data in which a
+catalogued mistake would go unnamed.
 
 Optimizer updates are checked on *runs* (:func:`run_case`): several steps with changing gradients, the state
 returned by one step passed to the next, and every step's output compared.
@@ -46,15 +47,16 @@ class Exercise:
 
 
 def case(label: str, **args) -> dict:
-    """A case: a label for messages and the arguments, encoded (arrays as data, rngs as seeds)."""
-    from optimlab.check import encode
+    """A case: a label for messages and the arguments, encoded (arrays as data with their memory layout, rngs as
+    seeds)."""
+    from optimlab.check import encode_argument
 
     encoded = {}
     for name, value in args.items():
         if isinstance(value, (Rng, CaseFunction)):
             encoded[name] = value.encode()
         else:
-            encoded[name] = encode(value)
+            encoded[name] = encode_argument(value)
     return {"label": label, "args": encoded}
 
 
@@ -65,13 +67,13 @@ def run_case(label: str, *, steps: dict[str, list], carry: tuple[str, ...] = ("p
     step (``steps={"grad": [g1, g2, ...]}``); the outputs of each call become the arguments named by ``carry`` in
     the next call (``(new_param, new_state)`` -> ``param``, ``state``). Every step's output is compared.
     """
-    from optimlab.check import encode
+    from optimlab.check import encode_argument
 
     lengths = {len(values) for values in steps.values()}
     if len(lengths) != 1:
         raise ValueError(f"{label!r}: every argument in steps needs one value per step, got lengths {lengths}")
     c = case(label, **args)
-    c["steps"] = {"vary": {name: [encode(v) for v in values] for name, values in steps.items()},
+    c["steps"] = {"vary": {name: [encode_argument(v) for v in values] for name, values in steps.items()},
                   "carry": list(carry)}
     return c
 

@@ -2,8 +2,11 @@
 
 import numpy as np
 
+from optimlab.check import SHARES_MEMORY, SWAPPED, VELOCITY_FORM
+
 from . import Exercise, Mistake, run_case
-from ._runs import PARTS, RETURNS, gradients, point, random_shape
+from ._runs import (PARTS, RETURNS, SWAPPED_EXPLAIN, any_layout, gradients, point, random_dtype, random_shape,
+                    strided, swapped, transposed)
 
 # ---------------------------------------------------------------------------------------------- momentum_update
 
@@ -31,14 +34,34 @@ def _momentum_public():
         run_case("5 steps with momentum = 0 (plain gradient descent: no buffer in the state)",
                  param=point(rng, (3,)), state={}, lr=0.1, momentum=0.0, dampening=0.0, weight_decay=0.0,
                  steps={"grad": gradients(rng, (3,), 5)}),
+        run_case("5 steps with momentum = 0 and weight_decay = 0.1 (no buffer, but the decay still applies)",
+                 param=point(rng, (3,)), state={}, lr=0.1, momentum=0.0, dampening=0.0, weight_decay=0.1,
+                 steps={"grad": gradients(rng, (3,), 5)}),
+        run_case("5 steps on a transposed 3x2 matrix (Fortran-ordered, like W.T) with strided gradients",
+                 param=transposed(3, 2, rng), state={}, lr=0.1, momentum=0.9, dampening=0.0, weight_decay=0.05,
+                 steps={"grad": strided(gradients(rng, (3, 2), 5))}),
     ]
 
 
 def _momentum_hidden(rng):
+    """A fresh run with momentum, then one at a boundary: momentum 0 with weight decay, no dampening, or a run
+    that continues from a given buffer."""
+    shape, dtype = random_shape(rng), random_dtype(rng)
+    fresh = run_case("a random run", param=any_layout(rng, point(rng, shape, dtype=dtype)), state={},
+                     lr=float(rng.uniform(0.01, 0.3)), momentum=float(rng.uniform(0.5, 0.95)),
+                     dampening=float(rng.choice([0.0, rng.uniform(0.1, 0.6)])),
+                     weight_decay=float(rng.choice([0.0, 0.1])),
+                     steps={"grad": gradients(rng, shape, 6, dtype=dtype, layouts=True)})
     shape = random_shape(rng)
-    return [run_case("a random run", param=point(rng, shape), state={}, lr=float(rng.uniform(0.01, 0.3)),
-                     momentum=float(rng.uniform(0.5, 0.95)), dampening=float(rng.uniform(0.1, 0.6)),
-                     weight_decay=float(rng.choice([0.0, 0.1])), steps={"grad": gradients(rng, shape, 6)})]
+    kind = int(rng.integers(3))
+    momentum = 0.0 if kind == 0 else float(rng.uniform(0.5, 0.95))
+    state = {"momentum_buffer": np.round(rng.standard_normal(shape), 3)} if kind == 2 else {}
+    boundary = run_case("a random run at a boundary", param=point(rng, shape), state=state,
+                        lr=float(rng.uniform(0.01, 0.3)), momentum=momentum,
+                        dampening=0.0 if kind == 1 else float(rng.uniform(0.1, 0.6)),
+                        weight_decay=float(rng.uniform(0.05, 0.2)) if kind == 0 else float(rng.choice([0.0, 0.1])),
+                        steps={"grad": gradients(rng, shape, 5)})
+    return [fresh, boundary]
 
 
 def _momentum(param, grad, state, *, lr, momentum, dampening=0.0, weight_decay=0.0,
@@ -92,6 +115,35 @@ def _momentum_in_place(param, grad, state, *, lr, momentum, dampening=0.0, weigh
     return param - lr * g, state
 
 
+def _momentum_early_return(param, grad, state, *, lr, momentum, dampening=0.0, weight_decay=0.0):
+    if momentum == 0:
+        return param - lr * grad, {}                      # weight_decay forgotten on this path
+    return _momentum(param, grad, state, lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay)
+
+
+def _momentum_buffer_is_grad(param, grad, state, *, lr, momentum, dampening=0.0, weight_decay=0.0):
+    g = grad if weight_decay == 0 else grad + weight_decay * param
+    if momentum == 0:
+        return param - lr * g, {}
+    if "momentum_buffer" in state:
+        buffer = momentum * state["momentum_buffer"] + (1 - dampening) * g
+    else:
+        buffer = g                                         # the caller's own grad array, when weight_decay == 0
+    return param - lr * buffer, {"momentum_buffer": buffer}
+
+
+def _momentum_velocity(param, grad, state, *, lr, momentum, dampening=0.0, weight_decay=0.0):
+    """Sutskever's form: v = momentum * v - lr * g, param + v, with v stored as the buffer."""
+    g = grad + weight_decay * param
+    if momentum == 0:
+        return param - lr * g, {}
+    if "momentum_buffer" in state:
+        v = momentum * state["momentum_buffer"] - lr * (1 - dampening) * g
+    else:
+        v = -lr * g
+    return param + v, {"momentum_buffer": v}
+
+
 _NOT_CARRIED = ("momentum buffer not carried between steps",
                 "The buffer lives on from step to step: the new buffer is momentum * (the buffer in the state "
                 "passed in) plus the gradient (times 1 - dampening), and it goes into the returned state, where "
@@ -113,6 +165,20 @@ MOMENTUM_UPDATE = Exercise(
         Mistake("in_place", "modifying an input in place",
                 "`buffer *= momentum` or `state[...] = ...` changes the caller's state; build a new dict and new "
                 "arrays.", _momentum_in_place, detected_by="check"),
+        Mistake("early_return", "weight decay skipped when momentum is 0",
+                "With momentum = 0 there is no buffer, but the gradient is still grad + weight_decay * param: "
+                "apply the decay before the branch on momentum.", _momentum_early_return),
+        Mistake("buffer_is_grad", SHARES_MEMORY,
+                "On the first step the buffer *is* the gradient: store a copy (np.copy(g), or the new array that "
+                "grad + weight_decay * param builds), not the caller's `grad` itself.", _momentum_buffer_is_grad,
+                detected_by="check"),
+        Mistake("velocity", VELOCITY_FORM,
+                "torch's buffer is b = momentum * b + (1 - dampening) * g, and the step is -lr * b. The velocity "
+                "v = momentum * v - lr * g gives the same parameters while lr is constant (v = -lr * b), but "
+                "another state, and other parameters once a schedule changes lr.", _momentum_velocity,
+                detected_by="check"),
+        Mistake("swapped", SWAPPED, SWAPPED_EXPLAIN, swapped(lambda *a, **k: _momentum(*a, **k)),
+                detected_by="check"),
     ],
 )
 
@@ -135,18 +201,28 @@ def _nesterov_public():
         run_case("5 steps on a 2x2 matrix in float32",
                  param=point(rng, (2, 2), dtype=np.float32), state={}, lr=0.1, momentum=0.9, weight_decay=0.0,
                  steps={"grad": gradients(rng, (2, 2), 5, dtype=np.float32)}),
+        run_case("5 steps on a transposed 3x2 matrix (Fortran-ordered, like W.T) with strided gradients",
+                 param=transposed(3, 2, rng), state={}, lr=0.1, momentum=0.8, weight_decay=0.05,
+                 steps={"grad": strided(gradients(rng, (3, 2), 5))}),
     ]
 
 
 def _nesterov_hidden(rng):
-    shape = random_shape(rng)
-    return [run_case("a random run", param=point(rng, shape), state={}, lr=float(rng.uniform(0.01, 0.3)),
-                     momentum=float(rng.uniform(0.5, 0.95)), weight_decay=float(rng.choice([0.0, 0.1])),
-                     steps={"grad": gradients(rng, shape, 6)})]
+    shape, dtype = random_shape(rng), random_dtype(rng)
+    return [run_case("a random run", param=any_layout(rng, point(rng, shape, dtype=dtype)), state={},
+                     lr=float(rng.uniform(0.01, 0.3)), momentum=float(rng.uniform(0.5, 0.95)),
+                     weight_decay=float(rng.choice([0.0, 0.1])),
+                     steps={"grad": gradients(rng, shape, 6, dtype=dtype, layouts=True)})]
 
 
 def _nesterov_as_momentum(param, grad, state, *, lr, momentum, weight_decay=0.0):
     return _momentum(param, grad, state, lr=lr, momentum=momentum, weight_decay=weight_decay)
+
+
+def _nesterov_buffer_is_grad(param, grad, state, *, lr, momentum, weight_decay=0.0):
+    g = grad if weight_decay == 0 else grad + weight_decay * param
+    buffer = momentum * state["momentum_buffer"] + g if "momentum_buffer" in state else g
+    return param - lr * (g + momentum * buffer), {"momentum_buffer": buffer}
 
 
 def _nesterov_fresh_buffer(param, grad, state, *, lr, momentum, weight_decay=0.0):
@@ -163,6 +239,9 @@ NESTEROV_UPDATE = Exercise(
                 "param - lr * (gradient + momentum * buffer), with the buffer already updated on this step.",
                 _nesterov_as_momentum),
         Mistake("not_carried", *_NOT_CARRIED, _nesterov_fresh_buffer),
+        Mistake("buffer_is_grad", SHARES_MEMORY,
+                "On the first step the buffer *is* the gradient: store a copy, not the caller's `grad` itself.",
+                _nesterov_buffer_is_grad, detected_by="check"),
     ],
 )
 

@@ -2,8 +2,11 @@
 
 import numpy as np
 
+from optimlab.check import FLOAT64_LEAK, STATE_RIGHT_PARAM_WRONG
+
 from . import Exercise, Mistake, run_case
-from ._runs import PARTS, RETURNS, gradients, point, random_shape
+from ._runs import (FLOAT64_EXPLAIN, PARTS, RETURNS, STATE_RIGHT_PARAM_WRONG_EXPLAIN, any_layout, gradients, point,
+                    random_dtype, random_shape, strided, transposed)
 
 # ----------------------------------------------------------------------------------------------- adagrad_update
 
@@ -32,6 +35,9 @@ def _adagrad_public():
                  param=point(rng, (2, 2), dtype=np.float32), state={}, lr=0.1, weight_decay=0.0,
                  initial_accumulator_value=0.0, eps=1e-10, steps={"grad": gradients(rng, (2, 2), 5,
                                                                                     dtype=np.float32)}),
+        run_case("5 steps on a transposed 3x2 matrix (Fortran-ordered, like W.T) with strided gradients",
+                 param=transposed(3, 2, rng), state={}, lr=0.2, weight_decay=0.1, initial_accumulator_value=0.1,
+                 eps=0.01, steps={"grad": strided(gradients(rng, (3, 2), 5))}),
     ]
 
 
@@ -41,10 +47,11 @@ def _adagrad_hidden(rng):
                      lr=float(rng.uniform(0.05, 0.5)), weight_decay=0.0,
                      initial_accumulator_value=float(rng.choice([0.0, 0.1])), eps=float(rng.uniform(0.05, 0.2)),
                      steps={"grad": gradients(rng, shape, 6, positive=True)})
-    shape = random_shape(rng)
-    second = run_case("a random run", param=point(rng, shape), state={}, lr=float(rng.uniform(0.05, 0.5)),
-                      weight_decay=float(rng.choice([0.0, 0.1])), initial_accumulator_value=float(rng.uniform(0.1, 1)),
-                      eps=float(rng.choice([1e-10, 0.1])), steps={"grad": gradients(rng, shape, 6)})
+    shape, dtype = random_shape(rng), random_dtype(rng)
+    second = run_case("a random run", param=any_layout(rng, point(rng, shape, dtype=dtype)), state={},
+                      lr=float(rng.uniform(0.05, 0.5)), weight_decay=float(rng.choice([0.0, 0.1])),
+                      initial_accumulator_value=float(rng.uniform(0.1, 1)), eps=float(rng.choice([1e-10, 0.1])),
+                      steps={"grad": gradients(rng, shape, 6, dtype=dtype, layouts=True)})
     return [first, second]
 
 
@@ -77,6 +84,19 @@ def _adagrad_in_place(param, grad, state, *, lr=1e-2, weight_decay=0.0, initial_
     return param - lr * g / (np.sqrt(state["sum"]) + eps), state
 
 
+def _adagrad_old_sum(param, grad, state, *, lr=1e-2, weight_decay=0.0, initial_accumulator_value=0.0,
+                     eps=1e-10):
+    g = grad + weight_decay * param
+    old = state.get("sum", np.full_like(param, initial_accumulator_value))
+    return param - lr * g / (np.sqrt(old) + eps), {"step": state.get("step", 0) + 1, "sum": old + g * g}
+
+
+def _adagrad_zeros(param, grad, state, *, lr=1e-2, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10):
+    g = grad + weight_decay * param
+    total = state.get("sum", np.full(param.shape, initial_accumulator_value)) + g * g
+    return param - lr * g / (np.sqrt(total) + eps), {"step": state.get("step", 0) + 1, "sum": total}
+
+
 ADAGRAD_UPDATE = Exercise(
     name="adagrad_update", module="optim", returns=RETURNS, parts=PARTS,
     public=_adagrad_public, hidden=_adagrad_hidden,
@@ -98,6 +118,9 @@ ADAGRAD_UPDATE = Exercise(
         Mistake("in_place", "modifying an input in place",
                 "`state['sum'] += ...` changes the caller's state; add to a copy of the sum and return a new dict.",
                 _adagrad_in_place, detected_by="check"),
+        Mistake("old_sum", STATE_RIGHT_PARAM_WRONG, STATE_RIGHT_PARAM_WRONG_EXPLAIN, _adagrad_old_sum,
+                detected_by="check"),
+        Mistake("float64", FLOAT64_LEAK, FLOAT64_EXPLAIN, _adagrad_zeros, detected_by="check"),
     ],
 )
 
@@ -120,14 +143,18 @@ def _rmsprop_public():
         run_case("5 steps on a 2x2 matrix in float32",
                  param=point(rng, (2, 2), dtype=np.float32), state={}, lr=0.01, alpha=0.9, eps=1e-8,
                  weight_decay=0.0, steps={"grad": gradients(rng, (2, 2), 5, dtype=np.float32)}),
+        run_case("5 steps on a transposed 3x2 matrix (Fortran-ordered, like W.T) with strided gradients",
+                 param=transposed(3, 2, rng), state={}, lr=0.05, alpha=0.9, eps=0.1, weight_decay=0.1,
+                 steps={"grad": strided(gradients(rng, (3, 2), 5))}),
     ]
 
 
 def _rmsprop_hidden(rng):
-    shape = random_shape(rng)
-    return [run_case("a random run", param=point(rng, shape), state={}, lr=float(rng.uniform(0.01, 0.2)),
-                     alpha=float(rng.uniform(0.6, 0.95)), eps=float(rng.uniform(0.05, 0.2)),
-                     weight_decay=float(rng.choice([0.0, 0.1])), steps={"grad": gradients(rng, shape, 6)})]
+    shape, dtype = random_shape(rng), random_dtype(rng)
+    return [run_case("a random run", param=any_layout(rng, point(rng, shape, dtype=dtype)), state={},
+                     lr=float(rng.uniform(0.01, 0.2)), alpha=float(rng.uniform(0.6, 0.95)),
+                     eps=float(rng.uniform(0.05, 0.2)), weight_decay=float(rng.choice([0.0, 0.1])),
+                     steps={"grad": gradients(rng, shape, 6, dtype=dtype, layouts=True)})]
 
 
 def _rmsprop(param, grad, state, *, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0,
@@ -154,6 +181,12 @@ def _rmsprop_swapped(param, grad, state, *, lr=1e-2, alpha=0.99, eps=1e-8, weigh
                     old_weight=1 - alpha, new_weight=alpha)
 
 
+def _rmsprop_zeros(param, grad, state, *, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0):
+    g = grad + weight_decay * param
+    square_avg = alpha * state.get("square_avg", np.zeros(param.shape)) + (1 - alpha) * g * g
+    return param - lr * g / (np.sqrt(square_avg) + eps), {"step": state.get("step", 0) + 1, "square_avg": square_avg}
+
+
 RMSPROP_UPDATE = Exercise(
     name="rmsprop_update", module="optim", returns=RETURNS, parts=PARTS,
     public=_rmsprop_public, hidden=_rmsprop_hidden,
@@ -168,6 +201,7 @@ RMSPROP_UPDATE = Exercise(
         Mistake("alpha_swapped", "alpha and 1 - alpha swapped",
                 "alpha is the weight of the *old* average (0.99 by default: it changes slowly); the new squared "
                 "gradient gets 1 - alpha.", _rmsprop_swapped),
+        Mistake("float64", FLOAT64_LEAK, FLOAT64_EXPLAIN, _rmsprop_zeros, detected_by="check"),
     ],
 )
 

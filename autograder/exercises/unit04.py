@@ -4,8 +4,11 @@ import math
 
 import numpy as np
 
+from optimlab.check import FLOAT64_LEAK, PARAM_RIGHT_STATE_WRONG, SWAPPED
+
 from . import Exercise, Mistake, run_case
-from ._runs import PARTS, RETURNS, gradients, point, random_shape
+from ._runs import (FLOAT64_EXPLAIN, PARAM_RIGHT_STATE_WRONG_EXPLAIN, PARTS, RETURNS, SWAPPED_EXPLAIN, any_layout,
+                    gradients, point, random_dtype, random_shape, strided, swapped, transposed)
 
 # -------------------------------------------------------------------------------------------------- adam_update
 
@@ -30,6 +33,9 @@ def _adam_public():
         run_case("5 steps on a 2x2 matrix in float32",
                  param=point(rng, (2, 2), dtype=np.float32), state={}, lr=0.01, betas=(0.9, 0.999), eps=1e-8,
                  weight_decay=0.0, steps={"grad": gradients(rng, (2, 2), 5, dtype=np.float32)}),
+        run_case("5 steps on a transposed 3x2 matrix (Fortran-ordered, like W.T) with strided gradients",
+                 param=transposed(3, 2, rng), state={}, lr=0.05, betas=(0.8, 0.99), eps=0.1, weight_decay=0.1,
+                 steps={"grad": strided(gradients(rng, (3, 2), 5))}),
     ]
 
 
@@ -42,10 +48,10 @@ def _adam_hidden(rng):
                        betas=(float(rng.uniform(0.7, 0.9)), float(rng.uniform(0.9, 0.99))),
                        eps=float(rng.uniform(0.05, 0.2)), weight_decay=float(rng.choice([0.0, 0.1])),
                        steps={"grad": gradients(rng, shape, 6)})
-    shape = random_shape(rng)
-    fresh = run_case("a random run from the start", param=point(rng, shape), state={},
+    shape, dtype = random_shape(rng), random_dtype(rng)
+    fresh = run_case("a random run from the start", param=any_layout(rng, point(rng, shape, dtype=dtype)), state={},
                      lr=float(rng.uniform(0.01, 0.2)), betas=(0.9, 0.999), eps=float(rng.choice([1e-8, 0.1])),
-                     weight_decay=0.0, steps={"grad": gradients(rng, shape, 6)})
+                     weight_decay=0.0, steps={"grad": gradients(rng, shape, 6, dtype=dtype, layouts=True)})
     return [resumed, fresh]
 
 
@@ -89,6 +95,25 @@ def _adam_in_place(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
     return param - lr * m_hat / (np.sqrt(v_hat) + eps), state
 
 
+def _adam_np_sqrt(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    """Right, but with the bias corrections as NumPy scalars: np.sqrt of a Python float is an np.float64."""
+    beta1, beta2 = betas
+    step = state.get("step", 0) + 1
+    g = grad + weight_decay * param
+    m = beta1 * state.get("exp_avg", np.zeros_like(param)) + (1 - beta1) * g
+    v = beta2 * state.get("exp_avg_sq", np.zeros_like(param)) + (1 - beta2) * g * g
+    denom = np.sqrt(v) / np.sqrt(1 - beta2**step) + eps
+    return param - lr / (1 - beta1**step) * m / denom, {"step": step, "exp_avg": m, "exp_avg_sq": v}
+
+
+def _adam_corrected_state(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    """The bias-corrected moments stored in the state instead of the moments."""
+    new_param, new_state = _adam(param, grad, state, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    t = new_state["step"]
+    return new_param, dict(new_state, exp_avg=new_state["exp_avg"] / (1 - betas[0] ** t),
+                           exp_avg_sq=new_state["exp_avg_sq"] / (1 - betas[1] ** t))
+
+
 ADAM_UPDATE = Exercise(
     name="adam_update", module="optim", returns=RETURNS, parts=PARTS,
     public=_adam_public, hidden=_adam_hidden,
@@ -114,6 +139,10 @@ ADAM_UPDATE = Exercise(
         Mistake("in_place", "modifying an input in place",
                 "`state['exp_avg'] *= beta1` changes the caller's state; build new arrays and return a new dict.",
                 _adam_in_place, detected_by="check"),
+        Mistake("float64", FLOAT64_LEAK, FLOAT64_EXPLAIN, _adam_np_sqrt, detected_by="check"),
+        Mistake("corrected_state", PARAM_RIGHT_STATE_WRONG, PARAM_RIGHT_STATE_WRONG_EXPLAIN, _adam_corrected_state,
+                detected_by="check"),
+        Mistake("swapped", SWAPPED, SWAPPED_EXPLAIN, swapped(_adam_variant()), detected_by="check"),
     ],
 )
 
@@ -138,14 +167,18 @@ def _adamw_public():
         run_case("5 steps on a 2x2 matrix in float32",
                  param=point(rng, (2, 2), dtype=np.float32), state={}, lr=0.01, betas=(0.9, 0.999), eps=1e-8,
                  weight_decay=0.01, steps={"grad": gradients(rng, (2, 2), 5, dtype=np.float32)}),
+        run_case("5 steps on a transposed 3x2 matrix (Fortran-ordered, like W.T) with strided gradients",
+                 param=transposed(3, 2, rng), state={}, lr=0.05, betas=(0.9, 0.99), eps=0.1, weight_decay=0.2,
+                 steps={"grad": strided(gradients(rng, (3, 2), 5))}),
     ]
 
 
 def _adamw_hidden(rng):
-    shape = random_shape(rng)
-    return [run_case("a random run", param=point(rng, shape), state={}, lr=float(rng.uniform(0.01, 0.3)),
-                     betas=(0.9, 0.999), eps=float(rng.choice([1e-8, 0.1])),
-                     weight_decay=float(rng.uniform(0.05, 0.5)), steps={"grad": gradients(rng, shape, 6)})]
+    shape, dtype = random_shape(rng), random_dtype(rng)
+    return [run_case("a random run", param=any_layout(rng, point(rng, shape, dtype=dtype)), state={},
+                     lr=float(rng.uniform(0.01, 0.3)), betas=(0.9, 0.999), eps=float(rng.choice([1e-8, 0.1])),
+                     weight_decay=float(rng.uniform(0.05, 0.5)),
+                     steps={"grad": gradients(rng, shape, 6, dtype=dtype, layouts=True)})]
 
 
 def _adamw_l2(param, grad, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):

@@ -31,8 +31,10 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, *, h: fl
         A float64 array shaped like ``x`` whose entry ``i`` is
         :math:`(f(x + h e_i) - f(x - h e_i)) / (2h)`.
     """
-    # Work on a float64 copy of x (np.array(x, dtype=np.float64)); nudge one entry at a time, evaluate f,
-    # and put the entry back before moving on. `.reshape(-1)` of the copy gives a flat view to index into.
+    # Work on a float64 copy of x (np.array(x, dtype=np.float64)); nudge one entry at a time, evaluate f, and put
+    # the entry back before moving on. `for i in np.ndindex(x.shape)` visits every entry of an array of any shape:
+    # x[i] is that entry in the array itself. (A "flat view" `x.reshape(-1)` is a view only for a C-ordered x; for
+    # a transposed matrix it is a copy, and writing into it changes nothing.)
     raise NotImplementedError(
         "numerical_gradient is not implemented yet: write it in optimlab/gradcheck.py (explained in notebook 01_gradient_descent, section '5. Checking gradients')."
     )

@@ -19,7 +19,8 @@ adamw_update     AdamW               ``step``, ``exp_avg``, ``exp_avg_sq``      
 
 The state of a parameter is a dict: empty (``{}``) before the first step, then the keys above. ``step`` is an
 int counting the steps taken, incremented *before* it is used: the first step has :math:`t = 1`. Arrays in the
-state have the parameter's shape and dtype.
+state have the parameter's shape and dtype. (For a 0-d parameter, NumPy's arithmetic gives NumPy scalars such as
+``np.float32(0.5)``: they have the shape ``()`` and the dtype too.)
 
 The notebooks use the papers' names (Momentum, AdaGrad, RMSProp, Adam, AdamW) and symbols; each docstring below
 says which argument each symbol is.
@@ -80,7 +81,9 @@ def _check_number(name: str, value) -> None:
 
 def _check_arrays(param, grad, state) -> None:
     """Raise a clear error when ``param``, ``grad`` or ``state`` cannot be what an update function expects."""
-    if not isinstance(param, np.ndarray) or param.dtype.kind != "f":
+    if isinstance(param, np.floating):  # a 0-d parameter: arithmetic on 0-d arrays gives NumPy scalars
+        pass
+    elif not isinstance(param, np.ndarray) or param.dtype.kind != "f":
         got = f"an array of dtype {param.dtype}" if isinstance(param, np.ndarray) else type(param).__name__
         raise TypeError(f"param must be a floating-point NumPy array, got {got}")
     if np.shape(grad) != param.shape:
@@ -137,10 +140,12 @@ def momentum_update(
     """
     _check_arrays(param, grad, state)
     _check_hyperparameters(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay)
-    # Start from a copy of the gradient (plus weight_decay * param). If momentum is 0: no buffer, plain gradient
-    # descent. Otherwise the buffer is the gradient itself on the first step (state has no "momentum_buffer"
-    # yet) and momentum * buffer + (1 - dampening) * gradient after that; step by -lr * buffer.
-    # Build new arrays: `buffer *= momentum` would change the caller's state.
+    lr, momentum, dampening, weight_decay = float(lr), float(momentum), float(dampening), float(weight_decay)
+    # The gradient is grad + weight_decay * param. If momentum is 0: no buffer, plain gradient descent. Otherwise
+    # the buffer is the gradient itself on the first step (state has no "momentum_buffer" yet) and
+    # momentum * buffer + (1 - dampening) * g after that; step by -lr * buffer. Build new arrays, never the
+    # caller's: `buffer *= momentum` would change the caller's state, and a first buffer that *is* `grad` would
+    # change when the caller refills its gradient array (torch clones it).
     raise NotImplementedError(
         "momentum_update is not implemented yet: write it in optimlab/optim.py (explained in notebook 02_momentum, section '2. The heavy ball')."
     )
@@ -189,10 +194,11 @@ def nesterov_update(
     """
     _check_arrays(param, grad, state)
     _check_hyperparameters(lr=lr, momentum=momentum, weight_decay=weight_decay)
-    if momentum == 0:
+    if momentum <= 0:
         raise ValueError("momentum must be > 0 for Nesterov momentum, got 0 (use momentum_update for plain SGD)")
+    lr, momentum, weight_decay = float(lr), float(momentum), float(weight_decay)
     # The buffer is updated exactly as in momentum_update (with dampening 0); the step then uses
-    # gradient + momentum * (the new buffer) instead of the buffer alone.
+    # g + momentum * (the new buffer) instead of the buffer alone.
     raise NotImplementedError(
         'nesterov_update is not implemented yet: write it in optimlab/optim.py (explained in notebook 02_momentum, section "3. Nesterov\'s look-ahead").'
     )
@@ -240,9 +246,12 @@ def adagrad_update(
     _check_arrays(param, grad, state)
     _check_hyperparameters(lr=lr, weight_decay=weight_decay, initial_accumulator_value=initial_accumulator_value,
                            eps=eps)
+    lr, weight_decay, initial_accumulator_value, eps = (float(lr), float(weight_decay),
+                                                       float(initial_accumulator_value), float(eps))
     # The gradient is grad + weight_decay * param (as in momentum_update). On the first step (state == {}) the
-    # sum starts as an array full of initial_accumulator_value and the step counter at 0. Add the *squared*
-    # gradient to a copy of the sum, then step by -lr * gradient / (sqrt(sum) + eps).
+    # sum starts as an array full of initial_accumulator_value (np.full_like(param, ...) keeps param's dtype) and
+    # the step counter at 0. Add the *squared* gradient to the sum, into a new array, then step by
+    # -lr * g / (sqrt(sum) + eps).
     raise NotImplementedError(
         "adagrad_update is not implemented yet: write it in optimlab/optim.py (explained in notebook 03_adaptive, section '2. AdaGrad')."
     )
@@ -287,8 +296,9 @@ def rmsprop_update(
     """
     _check_arrays(param, grad, state)
     _check_hyperparameters(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay)
-    # Like adagrad_update, but the accumulator is a moving *average* that starts at zeros:
-    # alpha * (old average) + (1 - alpha) * gradient**2. Then step by -lr * gradient / (sqrt(average) + eps).
+    lr, alpha, eps, weight_decay = float(lr), float(alpha), float(eps), float(weight_decay)
+    # Like adagrad_update, but the accumulator is a moving *average* that starts at zeros (np.zeros_like(param)):
+    # alpha * (old average) + (1 - alpha) * g**2. Then step by -lr * g / (sqrt(average) + eps).
     raise NotImplementedError(
         "rmsprop_update is not implemented yet: write it in optimlab/optim.py (explained in notebook 03_adaptive, section '4. RMSProp')."
     )
@@ -296,20 +306,6 @@ def rmsprop_update(
 
 # --------------------------------------------------------------------------------------------------------------
 # Unit 04: Adam and AdamW.
-
-#: Elements per block in adam_update: the block's intermediate results stay in the CPU cache.
-_BLOCK = 1 << 16
-
-
-def _blocks(*arrays: np.ndarray):
-    """Yield matching pieces of ``arrays`` (all of one size), ``_BLOCK`` elements at a time, as flat views.
-
-    Arrays that are written to must be C-contiguous (``np.empty(shape)``), so that the pieces are views.
-    """
-    flat = [a.reshape(-1) for a in arrays]
-    for start in range(0, flat[0].size, _BLOCK):
-        yield tuple(f[start:start + _BLOCK] for f in flat)
-
 
 @exercise(unit="04_adam", section="2. Adam")
 def adam_update(
@@ -356,10 +352,13 @@ def adam_update(
     """
     _check_arrays(param, grad, state)
     _check_hyperparameters(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    lr, betas, eps, weight_decay = float(lr), (float(betas[0]), float(betas[1])), float(eps), float(weight_decay)
     # The gradient is grad + weight_decay * param (an L2 penalty). Increment the step counter first:
-    # t = (old step) + 1, so the first step has t = 1. The moments start as zeros; build new arrays for them (the
-    # caller's state stays as it was). Bias-correct both with t, then add eps outside the square root:
-    # param - lr * m_hat / (sqrt(v_hat) + eps).
+    # t = (old step) + 1, so the first step has t = 1. The moments start as zeros (np.zeros_like(param): np.zeros
+    # of a shape would be float64 whatever param's dtype); build new arrays for them, so that the caller's state
+    # stays as it was. Bias-correct both with t, then add eps outside the square root:
+    # param - lr * m_hat / (sqrt(v_hat) + eps). The corrections are numbers: math.sqrt keeps them Python floats
+    # (np.sqrt would return a NumPy float64, which turns a float32 array into float64 under NumPy 2).
     raise NotImplementedError(
         "adam_update is not implemented yet: write it in optimlab/optim.py (explained in notebook 04_adam, section '2. Adam')."
     )
@@ -403,6 +402,7 @@ def adamw_update(
     """
     _check_arrays(param, grad, state)
     _check_hyperparameters(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    lr, weight_decay = float(lr), float(weight_decay)
     # Two lines: shrink the parameter by the factor 1 - lr * weight_decay (into a new array), then take an Adam
     # step from the shrunk parameter with adam_update (weight_decay=0 there: the decay is not in the gradient).
     raise NotImplementedError(
@@ -456,7 +456,8 @@ class Optimizer:
         """Update every parameter in place, given ``{name: gradient}`` with the keys and shapes of ``params``."""
         self._check_grads(grads)
         for name, param in self.params.items():
-            new_param, self.state[name] = self._update(param, np.asarray(grads[name]), self.state[name])
+            grad = np.asarray(grads[name], dtype=param.dtype)
+            new_param, self.state[name] = self._update(param, grad, self.state[name])
             param[...] = new_param
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict) -> tuple[np.ndarray, dict]:

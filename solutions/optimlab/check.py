@@ -13,16 +13,22 @@ when your output matches a classic mistake, that mistake by name.
 The work is split in two so that a grader can run the halves in different processes:
 
 - :func:`collect` calls the function on one case and records what happened as plain JSON-able data (the output,
-  an exception, which inputs it modified, whether it depended on NumPy's global random state). It never sees the
-  expected values.
+  an exception, which inputs it modified, which outputs share memory with an input, whether it depended on
+  NumPy's global random state, what it returns for C-contiguous copies of inputs that are not). It never sees
+  the expected values, and never raises because of what the function did.
 - :func:`judge` compares such an observation with the expected output and the known mistakes, and returns a
-  :class:`Verdict`.
+  :class:`Verdict`. It never raises either: an observation it cannot make sense of is a failed case.
 
 A case may describe a *run* of several steps instead of one call (an optimizer's update function, say): its
 ``"steps"`` entry gives the arguments that change at each step (``{"vary": {"grad": [g1, g2, ...]}}``) and the
 arguments that the outputs of one call feed into the next (``"carry": ["param", "state"]``). :func:`collect` then
-calls the function once per step and records the output of every step; :func:`judge` names the first step where
-something differs, and what: "the parameter after step 3", "state['exp_avg_sq'] after step 5".
+calls the function once per step, checks that each step's output has the structure the next step needs, and
+records the output of every step; :func:`judge` names the first step where something differs, and what: "the
+parameter after step 3", "state['exp_avg_sq'] after step 5".
+
+An array argument may carry a ``"layout"``: ``"F"`` (Fortran-ordered, as ``W.T`` of a C-ordered matrix is),
+``"strided"`` (every other element of a larger buffer) or ``"reversed"`` (a view with negative strides), so that
+the checks cover the arrays a caller really passes, not only fresh C-contiguous ones.
 """
 
 from __future__ import annotations
@@ -43,9 +49,20 @@ DATA_DIR = Path(__file__).with_name("check_data")
 #: How many items of a returned iterator are read before giving up (an endless generator is a bug, not a hang).
 MAX_ITEMS = 10_000
 
+#: Arrays larger than this are not recorded (every expected output is small).
+MAX_ARRAY_SIZE = 100_000
+
 #: Tolerances by dtype: tight enough that every classic mistake shows, loose enough for a different but
 #: correct order of floating-point operations.
 TOLERANCES = {"float64": (1e-9, 1e-12), "float32": (1e-5, 1e-6)}
+
+#: How each layout of an array argument is described to the student.
+LAYOUTS = {
+    "F": "Fortran-ordered, like the transpose W.T of a C-ordered matrix",
+    "strided": "a strided view: every other element of a larger array",
+    "reversed": "a view with negative strides, like a[::-1]",
+}
+SHORT_LAYOUTS = {"F": "Fortran-ordered (like W.T)", "strided": "a strided view", "reversed": "a reversed view"}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -58,15 +75,33 @@ def _cubic_mix(x: np.ndarray) -> float:
     return float(np.sum(x**3) + np.sum(x * np.roll(x, 1)) + np.sum(np.sin(x)))
 
 
+def _cubic_mix_grad(x: np.ndarray) -> np.ndarray:
+    flat = np.asarray(x, dtype=np.float64).reshape(-1)
+    return (3 * flat**2 + np.roll(flat, 1) + np.roll(flat, -1) + np.cos(flat)).reshape(np.shape(x))
+
+
 def _exp_quadratic(x: np.ndarray) -> float:
     """exp(x0) plus a quadratic form, for checks on small vectors."""
     x = np.asarray(x, dtype=np.float64).reshape(-1)
     return float(np.exp(x[0]) + 0.5 * np.sum(np.arange(1, x.size + 1) * x**2))
 
 
+def _exp_quadratic_grad(x: np.ndarray) -> np.ndarray:
+    flat = np.asarray(x, dtype=np.float64).reshape(-1)
+    grad = np.arange(1, flat.size + 1) * flat
+    grad[0] += np.exp(flat[0])
+    return grad.reshape(np.shape(x))
+
+
 CASE_FUNCTIONS: dict[str, Callable[[np.ndarray], float]] = {
     "cubic_mix": _cubic_mix,
     "exp_quadratic": _exp_quadratic,
+}
+
+#: The exact gradients of the case functions (to recognize a numerical gradient that ignores its step h).
+CASE_GRADIENTS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "cubic_mix": _cubic_mix_grad,
+    "exp_quadratic": _exp_quadratic_grad,
 }
 
 
@@ -77,6 +112,12 @@ CASE_FUNCTIONS: dict[str, Callable[[np.ndarray], float]] = {
 def encode(value: Any) -> Any:
     """Turn an argument or output into JSON-able data; :func:`decode` turns argument encodings back."""
     if isinstance(value, np.ndarray):
+        if type(value) is not np.ndarray:
+            return {"unsupported": f"an object of type {type(value).__name__} (a subclass of np.ndarray)"}
+        if value.dtype.kind not in "biuf":
+            return {"unsupported": f"a NumPy array of dtype {value.dtype}"}
+        if value.size > MAX_ARRAY_SIZE:
+            return {"unsupported": f"a NumPy array of shape {value.shape}, too large to check"}
         return {"array": value.tolist(), "dtype": str(value.dtype), "shape": list(value.shape)}
     if isinstance(value, np.generic):
         return encode(value.item())
@@ -88,14 +129,51 @@ def encode(value: Any) -> Any:
         return {"tuple": [encode(v) for v in value]}
     if isinstance(value, dict):
         return {"dict": {str(k): encode(v) for k, v in value.items()}}
-    return {"unsupported": type(value).__name__}
+    return {"unsupported": f"an object of type {type(value).__name__}"}
+
+
+def layout_of(array: np.ndarray) -> str | None:
+    """``None`` for a C-contiguous array, else the name of its layout (see :data:`LAYOUTS`)."""
+    if array.flags.c_contiguous or array.size <= 1:
+        return None
+    if any(s < 0 for s in array.strides):
+        return "reversed"
+    return "F" if array.flags.f_contiguous else "strided"
+
+
+def encode_argument(value: Any) -> Any:
+    """:func:`encode` for a case's argument: arrays also record their layout, so :func:`decode` rebuilds it."""
+    if isinstance(value, np.ndarray) and layout_of(value):
+        return dict(encode(value), layout=layout_of(value))
+    if isinstance(value, dict):
+        return {"dict": {str(k): encode_argument(v) for k, v in value.items()}}
+    if isinstance(value, (list, tuple)):
+        return {"tuple": [encode_argument(v) for v in value]}
+    return encode(value)
+
+
+def with_layout(array: np.ndarray, layout: str | None) -> np.ndarray:
+    """An array equal to ``array`` in the memory layout ``layout`` (``None``: C-contiguous)."""
+    if layout is None or array.ndim == 0:
+        return np.ascontiguousarray(array)
+    if layout == "F":
+        return np.asfortranarray(array)
+    if layout == "strided":
+        buffer = np.zeros(array.shape[:-1] + (2 * array.shape[-1],), dtype=array.dtype)
+        buffer[..., ::2] = array
+        return buffer[..., ::2]
+    if layout == "reversed":
+        return np.flip(np.flip(array).copy())
+    raise ValueError(f"unknown layout {layout!r}")
 
 
 def decode(data: Any) -> Any:
-    """Rebuild an argument from its encoding: arrays, rngs (``{"rng": seed}``), case functions, tuples, dicts."""
+    """Rebuild an argument from its encoding: arrays (in their layout), rngs (``{"rng": seed}``), case
+    functions, tuples, dicts."""
     if isinstance(data, dict):
         if "array" in data:
-            return np.array(data["array"], dtype=np.dtype(data["dtype"])).reshape(data["shape"])
+            array = np.array(data["array"], dtype=np.dtype(data["dtype"])).reshape(data["shape"])
+            return with_layout(array, data["layout"]) if data.get("layout") else array
         if "rng" in data:
             return np.random.default_rng(data["rng"])
         if "function" in data:
@@ -108,6 +186,28 @@ def decode(data: Any) -> Any:
             return {k: decode(v) for k, v in data["dict"].items()}
         raise ValueError(f"cannot decode {data!r}")
     return data
+
+
+def _without_layouts(encoded: Any) -> Any:
+    """The same encoded data with every array C-contiguous."""
+    if isinstance(encoded, dict):
+        return {k: _without_layouts(v) for k, v in encoded.items() if k != "layout"}
+    if isinstance(encoded, list):
+        return [_without_layouts(v) for v in encoded]
+    return encoded
+
+
+def _has_layouts(encoded: Any) -> bool:
+    if isinstance(encoded, dict):
+        return "layout" in encoded or any(_has_layouts(v) for v in encoded.values())
+    if isinstance(encoded, list):
+        return any(_has_layouts(v) for v in encoded)
+    return False
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether two encodings are identical (NaN equal to NaN)."""
+    return json.dumps(a, sort_keys=True, default=repr) == json.dumps(b, sort_keys=True, default=repr)
 
 
 def _observe_output(value: Any) -> Any:
@@ -130,16 +230,35 @@ def collect(fn: Callable, case: dict, *, reraise: tuple[type[BaseException], ...
     """Call ``fn(**args)`` on one case and record what happened, without looking at expected values.
 
     Exceptions of the types in ``reraise`` propagate (the notebook lets a stub's ``NotImplementedError``
-    through); any other exception is recorded. If an argument is a random generator, the call is repeated with
-    NumPy's global random state set differently, to see whether the output depends on it. A case with
-    ``"steps"`` is a run of several calls (see :func:`_run_steps`).
+    through); any other exception, raised by the function or by reading what it returned, is recorded. If an
+    argument is a random generator, the call is repeated with NumPy's global random state set differently, to
+    see whether the output depends on it. If an array argument is not C-contiguous, the call is repeated with
+    C-contiguous copies, and a different output is recorded as ``contiguous_output``. A case with ``"steps"``
+    is a run of several calls (see :func:`_run_steps`).
     """
+    try:
+        observation = _collect(fn, case, reraise=reraise)
+        if "error" not in observation and (_has_layouts(case["args"]) or _has_layouts(case.get("steps"))):
+            plain = dict(case, args=_without_layouts(case["args"]))
+            if "steps" in case:
+                plain["steps"] = _without_layouts(case["steps"])
+            again = _collect(fn, plain, reraise=reraise)
+            if not _same(again.get("output"), observation.get("output")):
+                observation["contiguous_output"] = again.get("output")
+        return observation
+    except reraise:
+        raise
+    except Exception as exc:  # noqa: BLE001 — whatever the function's output does while it is read is a result
+        return {"error": {"type": type(exc).__name__, "message": str(exc)[:500]}}
+
+
+def _collect(fn: Callable, case: dict, *, reraise) -> dict:
     if "steps" in case:
         return _run_steps(fn, case, reraise=reraise)
     observation = _call(fn, case["args"], reraise=reraise, global_seed=1)
     if "error" not in observation and any(isinstance(a, dict) and "rng" in a for a in case["args"].values()):
         again = _call(fn, case["args"], reraise=reraise, global_seed=2)
-        observation["global_state_dependent"] = again.get("output") != observation["output"]
+        observation["global_state_dependent"] = not _same(again.get("output"), observation["output"])
     return observation
 
 
@@ -152,23 +271,57 @@ def _invoke(fn: Callable, args: dict, *, reraise, global_seed: int) -> tuple[dic
     """Call ``fn(**args)``: (the observation, the raw output or None)."""
     before = {name: _fingerprint(a) for name, a in args.items() if isinstance(a, (np.ndarray, dict))}
     rng_states = {n: a.bit_generator.state for n, a in args.items() if isinstance(a, np.random.Generator)}
+    inputs = [(path, a) for name, value in args.items() for path, a in _arrays_in(value, (name,))]
     saved_global = np.random.get_state()
     np.random.seed(global_seed)  # only to detect code that draws from the global state; restored below
     try:
         with np.errstate(all="ignore"):  # NaN and infinity are reported in words, not as warnings
             raw = fn(**args)
             output = _observe_output(raw)
+        observation = {
+            "output": output,
+            "modified": sorted(name for name, print_ in before.items() if _fingerprint(args[name]) != print_),
+            "rng_untouched": sorted(n for n, st in rng_states.items() if args[n].bit_generator.state == st),
+        }
+        shared = _shared_memory(raw, inputs)
+        if shared:
+            observation["shares_memory"] = shared
     except reraise:
         raise
     except Exception as exc:  # a bug in the student's function is an observation, not a crash of the check
         return {"error": {"type": type(exc).__name__, "message": str(exc)[:500]}}, None
     finally:
         np.random.set_state(saved_global)
-    return {
-        "output": output,
-        "modified": sorted(name for name, print_ in before.items() if _fingerprint(args[name]) != print_),
-        "rng_untouched": sorted(n for n, st in rng_states.items() if args[n].bit_generator.state == st),
-    }, raw
+    return observation, raw
+
+
+def _arrays_in(value: Any, path: tuple = (), depth: int = 0):
+    """Every NumPy array in ``value`` (arrays, and arrays inside tuples, lists and dicts), with its path."""
+    if depth > 8:
+        return
+    if isinstance(value, np.ndarray):
+        yield path, value
+    elif isinstance(value, (tuple, list)):
+        for i, item in enumerate(value[:100]):
+            yield from _arrays_in(item, path + (i,), depth + 1)
+    elif isinstance(value, dict):
+        for key, item in list(value.items())[:100]:
+            yield from _arrays_in(item, path + (str(key),), depth + 1)
+
+
+def _shared_memory(raw: Any, inputs: list[tuple[tuple, np.ndarray]]) -> list[dict]:
+    """The outputs that share memory with an input: ``[{"output": path, "input": path}, ...]``.
+
+    An entry of a state dict passed through unchanged (the very same array, under the same key) does not count.
+    """
+    found = []
+    for out_path, out in _arrays_in(raw):
+        for in_path, arg in inputs:
+            passed_through = out is arg and len(out_path) >= 2 and out_path[-1] == in_path[-1]
+            if not passed_through and out.size and arg.size and np.shares_memory(out, arg, max_work=10**6):
+                found.append({"output": list(out_path), "input": list(in_path)})
+                break
+    return found
 
 
 def _fingerprint(value: Any) -> Any:
@@ -186,29 +339,58 @@ def _run_steps(fn: Callable, case: dict, *, reraise) -> dict:
     """Run ``fn`` for several steps: each step sets the arguments of ``steps["vary"]`` to that step's values;
     the outputs of a step become the arguments ``steps["carry"]`` of the next.
 
-    The observation's output is ``{"steps": [output of step 1, output of step 2, ...]}``; the run stops early
-    when a step raises (``error`` gets the step number), modifies an input (``modified_at_step``), or returns
-    something that cannot be fed into the next step.
+    The observation's output is ``{"steps": [output of step 1, output of step 2, ...]}``. The run stops early
+    when a step raises (``error`` gets the step number, ``output`` the steps before), modifies an input
+    (``modified_at_step``), returns an output that shares memory with an input (``shares_memory_at_step``), or
+    returns something that does not have the structure the next step needs (``stopped``: the step and why): an
+    array where an array went in, with its shape, and a dict where a dict went in. A carried array whose first
+    value had a layout gets that layout again at every step, as an optimizer writing into the caller's array
+    (``param[...] = new_param``) keeps it.
     """
     args = {name: decode(value) for name, value in case["args"].items()}
+    initial = dict(args)
+    layouts = {name: value.get("layout") for name, value in case["args"].items() if isinstance(value, dict)}
     plan = case["steps"]
     per_step = {name: [decode(v) for v in values] for name, values in plan["vary"].items()}
     carry = plan["carry"]
     outputs: list = []
-    for k in range(len(next(iter(per_step.values())))):
+    n_steps = len(next(iter(per_step.values())))
+    for k in range(n_steps):
         args.update({name: values[k] for name, values in per_step.items()})
         observation, raw = _invoke(fn, args, reraise=reraise, global_seed=1)
         if "error" in observation:
             observation["error"]["step"] = k + 1
+            if outputs:
+                observation["output"] = {"steps": outputs}
             return observation
         outputs.append(observation["output"])
+        done = {"output": {"steps": outputs}, "modified": [], "rng_untouched": []}
         if observation["modified"]:
-            return {"output": {"steps": outputs}, "modified": observation["modified"], "modified_at_step": k + 1}
-        fed = raw if len(carry) > 1 else (raw,)
-        if not isinstance(fed, (tuple, list)) or len(fed) != len(carry):
+            return dict(done, modified=observation["modified"], modified_at_step=k + 1)
+        if observation.get("shares_memory"):
+            return dict(done, shares_memory=observation["shares_memory"], shares_memory_at_step=k + 1)
+        if k + 1 == n_steps:
             break
-        args.update(zip(carry, fed))
-    return {"output": {"steps": outputs}, "modified": [], "rng_untouched": []}
+        fed = raw if len(carry) > 1 else (raw,)
+        reason = _unfit(fed, carry, initial)
+        if reason:
+            return dict(done, stopped={"step": k + 1, "reason": reason})
+        for name, value in zip(carry, fed):
+            args[name] = with_layout(value, layouts[name]) if layouts.get(name) else value
+    return done
+
+
+def _unfit(fed: Any, carry: list[str], initial: dict) -> str | None:
+    """Why ``fed`` cannot be the next step's ``carry`` arguments, or None when it can."""
+    if not isinstance(fed, (tuple, list)) or len(fed) != len(carry):
+        return f"it should return {len(carry)} values ({', '.join(carry)})"
+    for name, value in zip(carry, fed):
+        first = initial.get(name)
+        if isinstance(first, np.ndarray) and not (isinstance(value, np.ndarray) and value.shape == first.shape):
+            return f"{name} should be an array of shape {first.shape}, got {type(value).__name__}"
+        if isinstance(first, dict) and not isinstance(value, dict):
+            return f"{name} should be a dict, got {type(value).__name__}"
+    return None
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -231,6 +413,8 @@ class Problem:
     message: str       # e.g. "the parameter after step 3 has the wrong values"
     expected: Any
     got: Any
+    quantity: str = ""          # ``what`` without the step: "the parameter", "state['exp_avg_sq']"
+    step: int | None = None     # in a run, the step (from 1)
 
 
 def difference(expected: Any, got: Any, what: str, parts: list[str] | None = None) -> str | None:
@@ -243,19 +427,20 @@ def difference(expected: Any, got: Any, what: str, parts: list[str] | None = Non
     return "; ".join(p.message for p in found) or None
 
 
-def problems(expected: Any, got: Any, what: str, *, parts: list[str] | None = None, after: str = "") -> list[Problem]:
+def problems(expected: Any, got: Any, what: str, *, parts: list[str] | None = None, after: str = "",
+             step: int | None = None) -> list[Problem]:
     """Every quantity in which ``got`` differs from ``expected`` (in a run: at the first step that differs)."""
     label = what + after
 
     def one(message: str) -> list[Problem]:
-        return [Problem(label, message, expected, got)]
+        return [Problem(label, message, expected, got, what, step)]
 
     if isinstance(expected, dict) and "steps" in expected:
         got_steps = got.get("steps") if isinstance(got, dict) else None
-        if got_steps is None:
+        if not isinstance(got_steps, list):
             return one(f"{label} should be the outputs of {len(expected['steps'])} steps, got {_describe(got)}")
         for k, (e, g) in enumerate(zip(expected["steps"], got_steps), start=1):
-            found = problems(e, g, what, parts=parts, after=f"{after} after step {k}")
+            found = problems(e, g, what, parts=parts, after=f"{after} after step {k}", step=k)
             if found:
                 return found
         if len(got_steps) < len(expected["steps"]):
@@ -265,26 +450,29 @@ def problems(expected: Any, got: Any, what: str, *, parts: list[str] | None = No
         n = len(expected["tuple"])
         names = parts if parts and len(parts) == n else [f"item {i} of {what}" for i in range(n)]
         got_items = got.get("tuple") if isinstance(got, dict) else None
-        if got_items is None or len(got_items) != n:
+        if not isinstance(got_items, list) or len(got_items) != n:
             return one(f"{label} should be a tuple of {n} values ({', '.join(names)}), got {_describe(got)}")
-        return [p for name, e, g in zip(names, expected["tuple"], got_items) for p in problems(e, g, name, after=after)]
+        return [p for name, e, g in zip(names, expected["tuple"], got_items)
+                for p in problems(e, g, name, after=after, step=step)]
     if isinstance(expected, dict) and "dict" in expected:
         keys = ", ".join(map(repr, expected["dict"])) or "none"
         got_dict = got.get("dict") if isinstance(got, dict) else None
-        if got_dict is None:
+        if not isinstance(got_dict, dict):
             return one(f"{label} should be a dict with the keys {keys}, got {_describe(got)}")
         found = []
         for key, e in expected["dict"].items():
             if key not in got_dict:
-                found.append(Problem(f"{what}[{key!r}]{after}", f"{label} has no key {key!r}", e, None))
+                found.append(Problem(f"{what}[{key!r}]{after}", f"{label} has no key {key!r}", e, None,
+                                     f"{what}[{key!r}]", step))
             else:
-                found += problems(e, got_dict[key], f"{what}[{key!r}]", after=after)
+                found += problems(e, got_dict[key], f"{what}[{key!r}]", after=after, step=step)
         extra = [key for key in got_dict if key not in expected["dict"]]
         if extra:
             found += one(f"{label} has the key(s) {', '.join(map(repr, extra))}, which should not be there "
                          f"(expected keys: {keys})")
         return found
-    return [Problem(label, message, expected, got)] if (message := _difference(expected, got, label)) else []
+    message = _difference(expected, got, label)
+    return [Problem(label, message, expected, got, what, step)] if message else []
 
 
 def _difference(expected: Any, got: Any, what: str) -> str | None:
@@ -292,10 +480,10 @@ def _difference(expected: Any, got: Any, what: str) -> str | None:
     if isinstance(expected, dict) and "array" in expected:
         if not (isinstance(got, dict) and "array" in got):
             return f"{what} should be a NumPy array of shape {tuple(expected['shape'])}, got {_describe(got)}"
-        if got["shape"] != expected["shape"]:
-            return f"{what} has shape {tuple(got['shape'])}, expected {tuple(expected['shape'])}"
-        if got["dtype"] != expected["dtype"]:
-            return f"{what} has dtype {got['dtype']}, expected {expected['dtype']}"
+        if got.get("shape") != expected["shape"]:
+            return f"{what} has shape {tuple(got.get('shape') or ())}, expected {tuple(expected['shape'])}"
+        if got.get("dtype") != expected["dtype"]:
+            return f"{what} has dtype {got.get('dtype')}, expected {expected['dtype']}"
         exp, out = decode(expected), decode(got)
         if exp.dtype.kind in "fc":
             if not np.all(np.isfinite(out)):
@@ -325,17 +513,18 @@ def _difference(expected: Any, got: Any, what: str) -> str | None:
             return f"{what} should be a number, got {_describe(got)}"
         rtol, atol = TOLERANCES["float64"]
         return None if math.isclose(got, expected, rel_tol=rtol, abs_tol=atol) else f"{what} has the wrong value"
-    if got == expected:
+    if got == expected and type(got) is type(expected):
         return None
     if isinstance(got, (bool, int, float, str)) and isinstance(expected, (bool, int, float, str)):
         return f"{what} is {got!r}, expected {expected!r}"
-    return f"{what} is wrong"
+    return f"{what} should be {_describe(expected)}, got {_describe(got)}"
 
 
 def _items(encoded: Any) -> list | None:
     """The items of an encoded iterator or list, or None if it is neither."""
     if isinstance(encoded, dict):
-        return encoded.get("sequence", encoded.get("tuple"))
+        items = encoded.get("sequence", encoded.get("tuple"))
+        return items if isinstance(items, list) else None
     return None
 
 
@@ -344,27 +533,50 @@ def _describe(encoded: Any) -> str:
         return "None (did you forget to return it?)"
     if isinstance(encoded, dict):
         if "unsupported" in encoded:
-            return f"an object of type {encoded['unsupported']}"
+            what = str(encoded["unsupported"])
+            return what if " " in what else f"an object of type {what}"
         if "tuple" in encoded:
-            return f"a tuple of {len(encoded['tuple'])} values"
+            return f"a tuple or list of {len(encoded['tuple'])} values"
         if "sequence" in encoded:
             return "an iterator"
         if "array" in encoded:
-            return f"a NumPy array of shape {tuple(encoded['shape'])}"
+            return f"a NumPy array of shape {tuple(encoded.get('shape') or ())}"
         if "dict" in encoded:
             return f"a dict with the keys {', '.join(map(repr, encoded['dict'])) or '(none)'}"
+        if "float" in encoded:
+            return "a number"
+    if isinstance(encoded, bool):
+        return f"the bool {encoded!r}"
+    if isinstance(encoded, int):
+        return f"the int {encoded!r}"
+    if isinstance(encoded, float):
+        return f"the number {encoded!r}"
+    if isinstance(encoded, str):
+        return f"the string {encoded[:40]!r}"
     return f"a {type(encoded).__name__}"
 
 
 def judge(spec: dict, case: dict, observation: dict) -> Verdict:
-    """Decide whether an observation of one case is right, and if not, say what is wrong."""
+    """Decide whether an observation of one case is right, and if not, say what is wrong.
+
+    Never raises: an observation that cannot be read (what a hostile function might produce) is a failed case.
+    """
+    try:
+        with np.errstate(all="ignore"):
+            return _judge(spec, case, observation)
+    except Exception as exc:  # noqa: BLE001
+        name = spec.get("name", "the function") if isinstance(spec, dict) else "the function"
+        returns = spec.get("returns", "its result") if isinstance(spec, dict) else "its result"
+        return Verdict(False, f"{name} returned something the checks cannot read ({type(exc).__name__}: "
+                              f"{str(exc)[:200]}); it should return {returns}.")
+
+
+def _judge(spec: dict, case: dict, observation: dict) -> Verdict:
     name, returns, parts = spec["name"], spec["returns"], spec.get("parts")
+    if not isinstance(observation, dict):
+        return Verdict(False, f"{name} could not be run on this case: no result came back.")
     if "error" in observation:
-        error = observation["error"]
-        if error["type"] == "NotImplementedError":
-            return Verdict(False, f"{name} is not implemented yet.", not_implemented=True)
-        at_step = f" at step {error['step']}" if "step" in error else ""
-        return Verdict(False, f"{name} raised {error['type']}{at_step}: {error['message']}")
+        return _error_verdict(spec, case, observation)
     if observation.get("global_state_dependent"):
         title = "shuffling with NumPy's global random state"
         return Verdict(
@@ -373,10 +585,11 @@ def judge(spec: dict, case: dict, observation: dict) -> Verdict:
             "np.random (np.random.shuffle, np.random.permutation, ...) instead of the rng it is given.",
             mistake=title,
         )
-    if observation["modified"]:
-        args = ", ".join(f"`{a}`" for a in observation["modified"])
+    modified = observation.get("modified") or []
+    if modified:
+        args = ", ".join(f"`{a}`" for a in modified)
         at_step = f" at step {observation['modified_at_step']}" if "modified_at_step" in observation else ""
-        if any(isinstance(case["args"].get(a), dict) and "dict" in case["args"][a] for a in observation["modified"]):
+        if any(isinstance(case["args"].get(a), dict) and "dict" in case["args"][a] for a in modified):
             advice = ("Return a new state instead: a new dict (`dict(state)` makes one) holding new arrays "
                       "(`x = a * x + b` builds a new array; `x *= a` and `x += b` change the caller's), so that the "
                       "caller's state stays as it was.")
@@ -385,48 +598,287 @@ def judge(spec: dict, case: dict, observation: dict) -> Verdict:
                       "before changing entries of it).")
         return Verdict(False, f"{name} changed its input {args} in place{at_step}. {advice}",
                        mistake="modifying an input in place")
-    problem = difference(case["expected"], observation["output"], returns, parts)
-    if problem is None:
+    expected, got = case["expected"], observation.get("output")
+    shared = observation.get("shares_memory")
+    if shared and "steps" in case and isinstance(got, dict) and isinstance(got.get("steps"), list):
+        expected = {"steps": expected["steps"][:len(got["steps"])]}  # the run stopped at the shared output
+    found = problems(expected, got, returns, parts=parts)
+    if not found and shared:
+        first = shared[0]
+        what = _output_name(first["output"], returns, parts)
+        source = _input_name(first["input"])
+        step = observation.get("shares_memory_at_step")
+        at_step = f" after step {step}" if step else ""
+        return Verdict(
+            False,
+            f"{what}{at_step} shares memory with the input {source} (np.shares_memory is True): it is that array, "
+            f"or a view of it. When the caller changes {source} afterwards (a training loop refills one gradient "
+            f"array at every step), {what} changes with it. Return a new array: a copy (np.copy, np.array) or the "
+            "result of arithmetic, which builds one; torch clones the gradient into its first momentum buffer.",
+            mistake=SHARES_MEMORY)
+    if not found:
         return Verdict(True)
+    problem = "; ".join(p.message for p in found)
     for mistake_id, output in case.get("mistakes", {}).items():
-        if difference(output, observation["output"], returns, parts) is None:
+        if difference(output, observation.get("output"), returns, parts) is None:
             mistake = spec["mistakes"][mistake_id]
             return Verdict(False, f"{problem}.", mistake=mistake["title"])
-    diagnose = DIAGNOSES.get(spec.get("diagnose", ""))
-    found = diagnose(case, observation) if diagnose else None
-    if found:
-        title, explanation = found
-        return Verdict(False, f"{problem}: {explanation}", mistake=title)
+    for diagnose in [_diagnose_layout, _diagnose_structure, _diagnose_dtype, DIAGNOSES.get(spec.get("diagnose")),
+                     _diagnose_run]:
+        try:
+            result = diagnose(spec, case, observation, found) if diagnose else None
+        except Exception:  # noqa: BLE001 — a diagnosis that cannot be made is not offered
+            result = None
+        if result:
+            title, explanation = result
+            return Verdict(False, f"{problem}: {explanation}", mistake=title)
     return Verdict(False, f"{problem}.")
 
 
-def _diagnose_batches(case: dict, observation: dict) -> tuple[str, str] | None:
-    """Name the classic mistakes of a mini-batch iterator from the structure of the batches it produced."""
-    args = {k: decode(v) for k, v in case["args"].items() if k != "rng"}
-    n, batch_size = args["n"], args["batch_size"]
-    items = _items(observation["output"])
-    if items is None:
+def _error_verdict(spec: dict, case: dict, observation: dict) -> Verdict:
+    """The verdict on a call that raised; in a run, a step before that already differs is reported first."""
+    name, returns, parts = spec["name"], spec["returns"], spec.get("parts")
+    error = observation["error"] if isinstance(observation["error"], dict) else {"message": observation["error"]}
+    kind, message = str(error.get("type", "an exception")), str(error.get("message", ""))
+    step = error.get("step")
+    earlier = observation.get("output")
+    if "steps" in case and isinstance(earlier, dict) and isinstance(earlier.get("steps"), list) and earlier["steps"]:
+        done = len(earlier["steps"])
+        found = problems({"steps": case["expected"]["steps"][:done]}, earlier, returns, parts=parts)
+        if found:
+            then = f" (and step {step} then raised {kind})" if step else ""
+            verdict = _judge(spec, case, {"output": earlier, "modified": []})
+            verdict.message = verdict.message.rstrip(".") + then + "."
+            return verdict
+    if kind == "NotImplementedError":
+        return Verdict(False, f"{name} is not implemented yet.", not_implemented=True)
+    at_step = f" at step {step}" if step else ""
+    return Verdict(False, f"{name} raised {kind}{at_step}: {message}")
+
+
+SHARES_MEMORY = "an output that shares memory with an input"
+
+
+def _output_name(path: list, returns: str, parts: list[str] | None) -> str:
+    """``[1, "momentum_buffer"]`` -> "state['momentum_buffer']" (with parts ["the parameter", "state"])."""
+    if not path:
+        return returns
+    head, rest = path[0], path[1:]
+    name = parts[head] if parts and isinstance(head, int) and head < len(parts) else f"item {head} of {returns}"
+    return name + "".join(f"[{p!r}]" for p in rest)
+
+
+def _input_name(path: list) -> str:
+    return f"`{path[0]}" + "".join(f"[{p!r}]" for p in path[1:]) + "`"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Diagnoses: a classic mistake recognized from the structure of the output, offered only on evidence.
+
+LAYOUT_MISTAKE = "wrong results for an input that is not C-contiguous"
+SWAPPED = "returning (state, param) instead of (param, state)"
+FLOAT64_LEAK = "float64 leaking into a float32 computation"
+PARAM_RIGHT_STATE_WRONG = "parameter right, state wrong"
+STATE_RIGHT_PARAM_WRONG = "state right, parameter wrong"
+VELOCITY_FORM = "momentum's velocity form (v = -lr * buffer) stored as the buffer"
+
+
+def _diagnose_layout(spec, case, observation, found):
+    """Right on C-contiguous copies of the inputs, wrong on the inputs as given."""
+    if "contiguous_output" not in observation:
         return None
-    batches = [decode(b) if isinstance(b, dict) and "array" in b else np.asarray(b) for b in items]
-    seen = np.concatenate([np.asarray(b).reshape(-1) for b in batches]) if batches else np.array([], int)
-    if len(np.unique(seen)) < len(seen):
-        return ("mini-batches that repeat samples",
-                "some indices appear twice in one epoch, so others are never visited (drawing with replacement, "
-                "e.g. rng.integers or rng.choice, instead of one permutation?)")
-    if len(seen) < n and not args.get("drop_last", False):
-        missing = n - len(seen)
-        if missing == n % batch_size:
-            return ("dropping the last partial batch",
-                    f"the last {missing} samples are missing: keep the shorter last batch unless drop_last=True")
-        return ("mini-batches that drop samples", f"{missing} of the {n} samples are never visited")
-    if args.get("shuffle", True) and np.array_equal(seen, np.arange(len(seen))):
-        return ("not shuffling", "the indices come in order 0, 1, 2, ... although shuffle=True")
-    if args.get("shuffle", True) and "rng" in observation.get("rng_untouched", []):
-        return ("not using the given rng", "the order is shuffled, but not with the rng that was passed in")
+    if problems(case["expected"], observation["contiguous_output"], spec["returns"], parts=spec.get("parts")):
+        return None
+    arguments = dict(case["args"])
+    for name, values in case.get("steps", {}).get("vary", {}).items():
+        arguments[name] = next((v for v in values if isinstance(v, dict) and v.get("layout")), None)
+    described = [f"`{name}` is {SHORT_LAYOUTS[value['layout']]}" for name, value in arguments.items()
+                 if isinstance(value, dict) and value.get("layout") in SHORT_LAYOUTS]
+    inputs = ", ".join(described) or "an input is not C-contiguous"
+    return (LAYOUT_MISTAKE,
+            f"on C-contiguous copies of the same inputs your function is right, so it depends on their memory "
+            f"layout ({inputs}). `reshape(-1)` and `ravel()` of such an array make a copy, so writing into them "
+            "changes nothing, and np.empty_like keeps the layout")
+
+
+def _diagnose_structure(spec, case, observation, found):
+    """An update that returns (state, param)."""
+    step = found[0].step
+    output = _step_output(observation, step)
+    items = output.get("tuple") if isinstance(output, dict) else None
+    if not (spec.get("parts") and isinstance(items, list) and len(items) == 2):
+        return None
+    first, second = items
+    if isinstance(first, dict) and "dict" in first and isinstance(second, dict) and "array" in second:
+        at = f" at step {step}" if step else ""
+        return (SWAPPED, f"{spec['name']} returned the state first and the parameter second{at}; the caller "
+                         "unpacks `new_param, new_state = ...`")
     return None
 
 
-DIAGNOSES: dict[str, Callable[[dict, dict], tuple[str, str] | None]] = {"batches": _diagnose_batches}
+def _step_output(observation, step):
+    output = observation.get("output")
+    if step and isinstance(output, dict) and isinstance(output.get("steps"), list) and len(output["steps"]) >= step:
+        return output["steps"][step - 1]
+    return output
+
+
+def _diagnose_dtype(spec, case, observation, found):
+    """float32 inputs, float64 outputs."""
+    leaked = [p.quantity for p in found if isinstance(p.expected, dict) and isinstance(p.got, dict)
+              and p.expected.get("dtype") == "float32" and p.got.get("dtype") == "float64"]
+    if not leaked:
+        return None
+    at = f" after step {found[0].step}" if found[0].step else ""
+    in_state = [q for q in leaked if q.startswith("state")]
+    if in_state:
+        cause = (f"{', '.join(in_state)}{at} became float64: an array started with np.zeros(shape) or "
+                 "np.full(shape, value) is float64 whatever the parameter's dtype; use np.zeros_like(param) or "
+                 "dtype=param.dtype")
+    else:
+        cause = (f"{', '.join(leaked)}{at} became float64 although every input is float32: under NumPy 2's "
+                 "promotion rules a NumPy float64 scalar (np.sqrt(1 - beta2**t), np.float64(lr), an np.mean) "
+                 "turns a float32 array into float64, where a Python float (math.sqrt, float(...)) does not")
+    return FLOAT64_LEAK, cause
+
+
+def _diagnose_run(spec, case, observation, found):
+    """Optimizer runs: the velocity form of momentum; the parameter right but not the state, or the reverse."""
+    parts = spec.get("parts") or []
+    if "steps" not in case or len(parts) != 2:
+        return None
+    param_name, state_name = parts
+    step = found[0].step
+    if step is None or any(p.step != step for p in found):
+        return None
+    quantities = [p.quantity for p in found]
+    state_problems = all(q.startswith(f"{state_name}[") for q in quantities)
+    if state_problems and quantities == [f"{state_name}['momentum_buffer']"]:
+        p = found[0]
+        lr = case["args"].get("lr")
+        if isinstance(lr, (int, float)) and lr > 0 and isinstance(p.got, dict) and "array" in p.got:
+            exp, got = decode(p.expected), decode(p.got)
+            if exp.shape == got.shape and np.allclose(got, -lr * exp, rtol=1e-6, atol=1e-9):
+                return (VELOCITY_FORM,
+                        f"the parameter is right, but the buffer after step {step} is -lr times torch's "
+                        "momentum_buffer: you stored the velocity v = momentum * v - lr * g of Sutskever's form. "
+                        "torch keeps b = momentum * b + g and steps by -lr * b")
+    if state_problems:
+        return (PARAM_RIGHT_STATE_WRONG,
+                f"{param_name} after step {step} is right, but {', '.join(quantities)} is not: the step uses the "
+                "right numbers, but the state you return, which the next step starts from, holds something else")
+    expected_state = _step_output({"output": case["expected"]}, step)
+    state_has_arrays = (isinstance(expected_state, dict) and isinstance(expected_state.get("tuple"), list)
+                        and any(isinstance(v, dict) and "array" in v
+                                for v in expected_state["tuple"][1].get("dict", {}).values()))
+    if quantities == [param_name] and state_has_arrays:
+        return (STATE_RIGHT_PARAM_WRONG,
+                f"every entry of {state_name} after step {step} is right, but {param_name} is not: the state is "
+                "updated correctly, so look at how the step turns it into the change of the parameter")
+    return None
+
+
+def _batches(encoded_items: list) -> list[np.ndarray] | None:
+    """The batches as integer arrays, or None when some batch is not a sequence of integers."""
+    batches = []
+    for item in encoded_items:
+        if isinstance(item, dict) and "array" in item:
+            batch = decode(item)
+        elif isinstance(item, dict) and isinstance(item.get("tuple"), list) and all(
+                isinstance(v, int) and not isinstance(v, bool) for v in item["tuple"]):
+            batch = np.array(item["tuple"], dtype=np.int64)
+        else:
+            return None
+        if batch.dtype.kind not in "iu" or batch.ndim != 1:
+            return None
+        batches.append(batch)
+    return batches
+
+
+def _diagnose_batches(spec, case, observation, found):
+    """Name the classic mistakes of a mini-batch iterator from the structure of the batches it produced."""
+    args = {k: decode(v) for k, v in case["args"].items() if k != "rng"}
+    n, batch_size = args["n"], args["batch_size"]
+    shuffle, drop_last = args.get("shuffle", True), args.get("drop_last", False)
+    output, expected = observation.get("output"), case["expected"]
+    items = _items(output)
+    if items is None or (isinstance(output, dict) and output.get("truncated")):
+        return None  # not batches at all, or never ending: the message says so, and there is nothing to add
+    if items and all(isinstance(i, dict) and "tuple" in i for i in items) and _batches(items) is not None:
+        return ("yielding lists instead of index arrays",
+                "each batch is a Python list (or tuple); yield NumPy integer arrays, slices of one index array")
+    batches = _batches(items)
+    if batches is None:
+        return None
+    sizes = [len(b) for b in batches]
+    expected_items = expected["sequence"]
+    expected_sizes = [len(e["array"]) for e in expected_items]
+    seen = np.concatenate(batches) if batches else np.array([], dtype=np.int64)
+    in_range = bool(np.all((seen >= 0) & (seen < n)))
+    unique = len(np.unique(seen)) == len(seen)
+    if drop_last and n % batch_size == 0 and n >= batch_size:
+        if not batches:
+            return ("no batches at all when batch_size divides n",
+                    f"n = {n} is a multiple of batch_size = {batch_size}, and the epoch is empty: "
+                    "`order[:-(n % batch_size)]` is `order[:0]` then (-0 is 0), so cut at `n - n % batch_size`")
+        if len(items) == len(expected_items) - 1 and all(_same(g, e) for g, e in zip(items, expected_items)):
+            return ("dropping a full last batch when batch_size divides n",
+                    "the last batch is full, yet it is missing: drop_last only leaves out a batch *shorter* than "
+                    "batch_size (compare with `>`, not `>=`)")
+    if not in_range:
+        return None
+    if not unique and sizes == expected_sizes:
+        return ("mini-batches that repeat samples",
+                "some indices appear twice in one epoch, so others are never visited (drawing with replacement, "
+                "e.g. rng.integers or rng.choice, instead of one permutation?)")
+    if not unique:
+        return None, (f"some indices appear more than once (the batch sizes are {sizes}, expected "
+                      f"{expected_sizes})")
+    if len(seen) < n and not drop_last:
+        missing = n - len(seen)
+        if missing == n % batch_size and all(s == batch_size for s in sizes):
+            return ("dropping the last partial batch",
+                    f"the last {missing} samples are missing: keep the shorter last batch unless drop_last=True")
+        return ("mini-batches that drop samples", f"{missing} of the {n} samples are never visited")
+    if drop_last and n % batch_size and sizes == expected_sizes + [n % batch_size]:
+        return ("keeping the last partial batch although drop_last=True",
+                f"the last batch has only {n % batch_size} indices: drop_last=True leaves such a batch out")
+    if sizes != expected_sizes:
+        return None, f"the batch sizes are {sizes}, expected {expected_sizes}"
+    if shuffle and np.array_equal(seen, np.arange(len(seen))):
+        return ("not shuffling", "the indices come in order 0, 1, 2, ... although shuffle=True")
+    if shuffle and "rng" in observation.get("rng_untouched", []):
+        return ("not using the given rng", "the order is shuffled, but not with the rng that was passed in")
+    if shuffle:
+        return ("an epoch order that is a valid shuffle but not rng.permutation(n)",
+                "every index comes once, in a shuffled order, but not the order of rng.permutation(n) for this "
+                "rng: draw the order with one call to rng.permutation(n) at the start of the epoch")
+    if not np.array_equal(seen, np.arange(len(seen))):
+        return None, "with shuffle=False the indices should come in order 0, 1, 2, ..."
+    return None
+
+
+def _diagnose_gradient(spec, case, observation, found):
+    """A numerical gradient that ignores its step h: much closer to the exact gradient than the centred difference
+    with that h can be (its error is of order h**2)."""
+    f = case["args"].get("f")
+    x, h = decode(case["args"]["x"]), case["args"].get("h", 1e-5)
+    got = observation.get("output")
+    if not (isinstance(f, dict) and f.get("function") in CASE_GRADIENTS and isinstance(got, dict) and "array" in got):
+        return None
+    got, expected = decode(got), decode(case["expected"])
+    if got.shape != x.shape or got.dtype.kind != "f" or not np.all(np.isfinite(got)):
+        return None
+    exact = CASE_GRADIENTS[f["function"]](x)
+    error, expected_error = np.max(np.abs(got - exact), initial=0), np.max(np.abs(expected - exact), initial=0)
+    if expected_error > 1e-9 and error < 0.01 * expected_error:
+        return ("the step h ignored",
+                f"your values are much closer to the exact gradient than a centred difference with the h = {h:g} "
+                "passed in can be (its error is of order h**2): the function uses another step")
+    return None
+
+
+DIAGNOSES: dict[str, Callable] = {"batches": _diagnose_batches, "gradient": _diagnose_gradient}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -464,26 +916,37 @@ def _show(encoded: Any, indent: int = 12) -> str:
         array = decode(encoded)
         text = np.array2string(array, precision=6, separator=", ", threshold=30, max_line_width=100)
         suffix = f", dtype={array.dtype}" if array.dtype.kind == "f" and array.dtype != np.float64 else ""
+        if encoded.get("layout") in LAYOUTS:
+            suffix += f"  ({LAYOUTS[encoded['layout']]})"
         return text.replace("\n", "\n" + " " * indent) + suffix
     if isinstance(encoded, dict) and ("sequence" in encoded or "tuple" in encoded):
-        items = _items(encoded)
+        items = _items(encoded) or []
         more = ", ..." if len(items) > 8 else ""
         return "[" + ", ".join(_show(item, indent) for item in items[:8]) + more + "]"
     if isinstance(encoded, dict) and "dict" in encoded:
         return "{" + ", ".join(f"{k!r}: {_show(v, indent)}" for k, v in encoded["dict"].items()) + "}"
     if isinstance(encoded, dict) and "float" in encoded:
-        return encoded["float"]
+        return str(encoded["float"])
     if isinstance(encoded, dict) and "unsupported" in encoded:
-        return f"<{encoded['unsupported']} object>"
-    return repr(encoded)
+        return f"<{_describe(encoded)}>"
+    return repr(encoded)[:2000]
 
 
 def explain(spec: dict, case: dict, observation: dict, verdict: Verdict) -> str:
     """The full message for a failing case: what is wrong, the case, expected vs got, the mistake's name."""
+    try:
+        with np.errstate(all="ignore"):
+            return _explain(spec, case, observation, verdict)
+    except Exception:  # noqa: BLE001 — an unreadable observation still gets the verdict's words
+        return f"{spec.get('name', 'the function')} is not right yet: {verdict.message}"
+
+
+def _explain(spec: dict, case: dict, observation: dict, verdict: Verdict) -> str:
     lines = [f"{spec['name']} is not right yet: {verdict.message}", f"  On the case \"{case['label']}\":",
              format_case(case)]
-    shown = ("output" in observation and not observation.get("modified")
-             and not observation.get("global_state_dependent"))
+    shown = (isinstance(observation, dict) and "output" in observation and "error" not in observation
+             and not observation.get("modified") and not observation.get("global_state_dependent")
+             and not observation.get("shares_memory"))
     if shown and "steps" in case:
         for problem in problems(case["expected"], observation["output"], spec["returns"], parts=spec.get("parts")):
             lines += [f"  {problem.what}:", f"    expected: {_show(problem.expected, 14)}",
@@ -533,14 +996,25 @@ def check(name: str) -> None:
     """Check your current implementation of the exercise ``name`` (e.g. ``"gd_update"``).
 
     Prints one line when every case passes; raises :class:`CheckFailed` saying what is wrong otherwise. A stub
-    that still raises ``NotImplementedError`` lets it through unchanged: implement the function first.
+    that still raises ``NotImplementedError`` gets that error back, shown as its one line: implement the function
+    first.
     """
     spec = load_spec(name)
     fn = getattr(importlib.import_module(f"{__package__}.{spec['module']}"), name, None)
     if not inspect.isfunction(fn):
         raise CheckFailed(f"optimlab.{spec['module']}.{name} should be a function, found {fn!r}")
-    passed, failure = run_check(spec, fn)
+    try:
+        passed, failure = run_check(spec, fn)
+    except NotImplementedError as stub:
+        raise _short(stub, name) from None
     total = len(spec["cases"])
     if failure:
         raise CheckFailed(f"{failure}\n  ({passed} of {total} cases pass.)")
     print(f"✔ {name}: all {total} cases pass.")
+
+
+def _short(error: NotImplementedError, name: str) -> NotImplementedError:
+    """The stub's own error, shown in a notebook as one line instead of a traceback through this module."""
+    message = str(error) or f"{name} is not implemented yet"
+    error._render_traceback_ = lambda: ["\x1b[31m✘ " + message + "\x1b[0m"]
+    return error.with_traceback(None)

@@ -31,19 +31,20 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, *, h: fl
         A float64 array shaped like ``x`` whose entry ``i`` is
         :math:`(f(x + h e_i) - f(x - h e_i)) / (2h)`.
     """
-    # Work on a float64 copy of x (np.array(x, dtype=np.float64)); nudge one entry at a time, evaluate f,
-    # and put the entry back before moving on. `.reshape(-1)` of the copy gives a flat view to index into.
-    x = np.array(x, dtype=np.float64)
-    grad = np.empty_like(x)
-    flat_x, flat_grad = x.reshape(-1), grad.reshape(-1)
-    for i in range(flat_x.size):
-        original = flat_x[i]
-        flat_x[i] = original + h
+    # Work on a float64 copy of x (np.array(x, dtype=np.float64)); nudge one entry at a time, evaluate f, and put
+    # the entry back before moving on. `for i in np.ndindex(x.shape)` visits every entry of an array of any shape:
+    # x[i] is that entry in the array itself. (A "flat view" `x.reshape(-1)` is a view only for a C-ordered x; for
+    # a transposed matrix it is a copy, and writing into it changes nothing.)
+    x = np.array(x, dtype=np.float64)                  # our own copy: nudging it leaves the caller's x alone
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        original = x[i]
+        x[i] = original + h
         f_plus = f(x)
-        flat_x[i] = original - h
+        x[i] = original - h
         f_minus = f(x)
-        flat_x[i] = original
-        flat_grad[i] = (f_plus - f_minus) / (2 * h)
+        x[i] = original
+        grad[i] = (f_plus - f_minus) / (2 * h)
     return grad
 
 

@@ -19,7 +19,8 @@ adamw_update     AdamW               ``step``, ``exp_avg``, ``exp_avg_sq``      
 
 The state of a parameter is a dict: empty (``{}``) before the first step, then the keys above. ``step`` is an
 int counting the steps taken, incremented *before* it is used: the first step has :math:`t = 1`. Arrays in the
-state have the parameter's shape and dtype.
+state have the parameter's shape and dtype. (For a 0-d parameter, NumPy's arithmetic gives NumPy scalars such as
+``np.float32(0.5)``: they have the shape ``()`` and the dtype too.)
 
 The notebooks use the papers' names (Momentum, AdaGrad, RMSProp, Adam, AdamW) and symbols; each docstring below
 says which argument each symbol is.
@@ -80,7 +81,9 @@ def _check_number(name: str, value) -> None:
 
 def _check_arrays(param, grad, state) -> None:
     """Raise a clear error when ``param``, ``grad`` or ``state`` cannot be what an update function expects."""
-    if not isinstance(param, np.ndarray) or param.dtype.kind != "f":
+    if isinstance(param, np.floating):  # a 0-d parameter: arithmetic on 0-d arrays gives NumPy scalars
+        pass
+    elif not isinstance(param, np.ndarray) or param.dtype.kind != "f":
         got = f"an array of dtype {param.dtype}" if isinstance(param, np.ndarray) else type(param).__name__
         raise TypeError(f"param must be a floating-point NumPy array, got {got}")
     if np.shape(grad) != param.shape:
@@ -137,25 +140,20 @@ def momentum_update(
     """
     _check_arrays(param, grad, state)
     _check_hyperparameters(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay)
-    # Start from a copy of the gradient (plus weight_decay * param). If momentum is 0: no buffer, plain gradient
-    # descent. Otherwise the buffer is the gradient itself on the first step (state has no "momentum_buffer"
-    # yet) and momentum * buffer + (1 - dampening) * gradient after that; step by -lr * buffer.
-    # Build new arrays: `buffer *= momentum` would change the caller's state.
-    g = np.array(grad, dtype=param.dtype)              # our own copy: we may change it in place
-    if weight_decay != 0:
-        g += weight_decay * param
-    new_state = dict(state)
-    if momentum != 0:
-        if "momentum_buffer" not in state:
-            buffer = g.copy()                          # step 1: the buffer starts at the gradient
-        else:
-            buffer = np.multiply(state["momentum_buffer"], momentum, out=np.empty_like(param))
-            buffer += (1 - dampening) * g
-        new_state["momentum_buffer"] = buffer
-        g = buffer
-    new_param = np.multiply(g, -lr, out=np.empty_like(param))
-    new_param += param
-    return new_param, new_state
+    lr, momentum, dampening, weight_decay = float(lr), float(momentum), float(dampening), float(weight_decay)
+    # The gradient is grad + weight_decay * param. If momentum is 0: no buffer, plain gradient descent. Otherwise
+    # the buffer is the gradient itself on the first step (state has no "momentum_buffer" yet) and
+    # momentum * buffer + (1 - dampening) * g after that; step by -lr * buffer. Build new arrays, never the
+    # caller's: `buffer *= momentum` would change the caller's state, and a first buffer that *is* `grad` would
+    # change when the caller refills its gradient array (torch clones it).
+    g = grad + weight_decay * param                    # a new array, even when weight_decay is 0
+    if momentum == 0:
+        return param - lr * g, dict(state)
+    if "momentum_buffer" not in state:
+        buffer = g                                     # step 1: b_1 = g_1
+    else:
+        buffer = momentum * state["momentum_buffer"] + (1 - dampening) * g
+    return param - lr * buffer, dict(state, momentum_buffer=buffer)
 
 
 @exercise(unit="02_momentum", section="3. Nesterov's look-ahead")
@@ -201,22 +199,17 @@ def nesterov_update(
     """
     _check_arrays(param, grad, state)
     _check_hyperparameters(lr=lr, momentum=momentum, weight_decay=weight_decay)
-    if momentum == 0:
+    if momentum <= 0:
         raise ValueError("momentum must be > 0 for Nesterov momentum, got 0 (use momentum_update for plain SGD)")
+    lr, momentum, weight_decay = float(lr), float(momentum), float(weight_decay)
     # The buffer is updated exactly as in momentum_update (with dampening 0); the step then uses
-    # gradient + momentum * (the new buffer) instead of the buffer alone.
-    g = np.array(grad, dtype=param.dtype)
-    if weight_decay != 0:
-        g += weight_decay * param
+    # g + momentum * (the new buffer) instead of the buffer alone.
+    g = grad + weight_decay * param
     if "momentum_buffer" not in state:
-        buffer = g.copy()
+        buffer = g
     else:
-        buffer = np.multiply(state["momentum_buffer"], momentum, out=np.empty_like(param))
-        buffer += g
-    g += momentum * buffer                             # the look-ahead: the gradient plus the next momentum step
-    new_param = np.multiply(g, -lr, out=np.empty_like(param))
-    new_param += param
-    return new_param, dict(state, momentum_buffer=buffer)
+        buffer = momentum * state["momentum_buffer"] + g
+    return param - lr * (g + momentum * buffer), dict(state, momentum_buffer=buffer)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -261,25 +254,16 @@ def adagrad_update(
     _check_arrays(param, grad, state)
     _check_hyperparameters(lr=lr, weight_decay=weight_decay, initial_accumulator_value=initial_accumulator_value,
                            eps=eps)
+    lr, weight_decay, initial_accumulator_value, eps = (float(lr), float(weight_decay),
+                                                       float(initial_accumulator_value), float(eps))
     # The gradient is grad + weight_decay * param (as in momentum_update). On the first step (state == {}) the
-    # sum starts as an array full of initial_accumulator_value and the step counter at 0. Add the *squared*
-    # gradient to a copy of the sum, then step by -lr * gradient / (sqrt(sum) + eps).
+    # sum starts as an array full of initial_accumulator_value (np.full_like(param, ...) keeps param's dtype) and
+    # the step counter at 0. Add the *squared* gradient to the sum, into a new array, then step by
+    # -lr * g / (sqrt(sum) + eps).
     step = state.get("step", 0) + 1
-    g = np.array(grad, dtype=param.dtype)
-    if weight_decay != 0:
-        g += weight_decay * param
-    if "sum" in state:
-        total = np.array(state["sum"], dtype=param.dtype)    # a copy: the caller's sum stays as it was
-    else:
-        total = np.full_like(param, initial_accumulator_value)
-    new_param = np.multiply(g, g, out=np.empty_like(param))  # new_param is scratch space until the last line
-    total += new_param
-    np.sqrt(total, out=new_param)
-    new_param += eps                                         # the denominator sqrt(s) + eps
-    np.divide(g, new_param, out=new_param)
-    new_param *= -lr
-    new_param += param
-    return new_param, {"step": step, "sum": total}
+    g = grad + weight_decay * param
+    total = state.get("sum", np.full_like(param, initial_accumulator_value)) + g * g
+    return param - lr * g / (np.sqrt(total) + eps), {"step": step, "sum": total}
 
 
 @exercise(unit="03_adaptive", section="4. RMSProp")
@@ -321,41 +305,17 @@ def rmsprop_update(
     """
     _check_arrays(param, grad, state)
     _check_hyperparameters(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay)
-    # Like adagrad_update, but the accumulator is a moving *average* that starts at zeros:
-    # alpha * (old average) + (1 - alpha) * gradient**2. Then step by -lr * gradient / (sqrt(average) + eps).
+    lr, alpha, eps, weight_decay = float(lr), float(alpha), float(eps), float(weight_decay)
+    # Like adagrad_update, but the accumulator is a moving *average* that starts at zeros (np.zeros_like(param)):
+    # alpha * (old average) + (1 - alpha) * g**2. Then step by -lr * g / (sqrt(average) + eps).
     step = state.get("step", 0) + 1
-    g = np.array(grad, dtype=param.dtype)
-    if weight_decay != 0:
-        g += weight_decay * param
-    old_avg = state["square_avg"] if "square_avg" in state else np.zeros_like(param)
-    square_avg = np.multiply(old_avg, alpha, out=np.empty_like(param))
-    new_param = np.multiply(g, g, out=np.empty_like(param))  # scratch space until the last line
-    new_param *= 1 - alpha
-    square_avg += new_param
-    np.sqrt(square_avg, out=new_param)
-    new_param += eps
-    np.divide(g, new_param, out=new_param)
-    new_param *= -lr
-    new_param += param
-    return new_param, {"step": step, "square_avg": square_avg}
+    g = grad + weight_decay * param
+    square_avg = alpha * state.get("square_avg", np.zeros_like(param)) + (1 - alpha) * g * g
+    return param - lr * g / (np.sqrt(square_avg) + eps), {"step": step, "square_avg": square_avg}
 
 
 # --------------------------------------------------------------------------------------------------------------
 # Unit 04: Adam and AdamW.
-
-#: Elements per block in adam_update: the block's intermediate results stay in the CPU cache.
-_BLOCK = 1 << 16
-
-
-def _blocks(*arrays: np.ndarray):
-    """Yield matching pieces of ``arrays`` (all of one size), ``_BLOCK`` elements at a time, as flat views.
-
-    Arrays that are written to must be C-contiguous (``np.empty(shape)``), so that the pieces are views.
-    """
-    flat = [a.reshape(-1) for a in arrays]
-    for start in range(0, flat[0].size, _BLOCK):
-        yield tuple(f[start:start + _BLOCK] for f in flat)
-
 
 @exercise(unit="04_adam", section="2. Adam")
 def adam_update(
@@ -402,41 +362,22 @@ def adam_update(
     """
     _check_arrays(param, grad, state)
     _check_hyperparameters(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    lr, betas, eps, weight_decay = float(lr), (float(betas[0]), float(betas[1])), float(eps), float(weight_decay)
     # The gradient is grad + weight_decay * param (an L2 penalty). Increment the step counter first:
-    # t = (old step) + 1, so the first step has t = 1. The moments start as zeros; build new arrays for them (the
-    # caller's state stays as it was). Bias-correct both with t, then add eps outside the square root:
-    # param - lr * m_hat / (sqrt(v_hat) + eps).
+    # t = (old step) + 1, so the first step has t = 1. The moments start as zeros (np.zeros_like(param): np.zeros
+    # of a shape would be float64 whatever param's dtype); build new arrays for them, so that the caller's state
+    # stays as it was. Bias-correct both with t, then add eps outside the square root:
+    # param - lr * m_hat / (sqrt(v_hat) + eps). The corrections are numbers: math.sqrt keeps them Python floats
+    # (np.sqrt would return a NumPy float64, which turns a float32 array into float64 under NumPy 2).
     beta1, beta2 = betas
     step = state.get("step", 0) + 1
-    zeros = np.broadcast_to(np.zeros((), dtype=param.dtype), param.shape)  # m_0 = v_0 = 0, without allocating
-    old_exp_avg = state.get("exp_avg", zeros)
-    old_exp_avg_sq = state.get("exp_avg_sq", zeros)
-    step_size = lr / (1 - beta1**step)                       # eta / (1 - beta1^t): m_hat's correction
+    g = grad + weight_decay * param
+    exp_avg = beta1 * state.get("exp_avg", np.zeros_like(param)) + (1 - beta1) * g
+    exp_avg_sq = beta2 * state.get("exp_avg_sq", np.zeros_like(param)) + (1 - beta2) * g * g
+    # m_hat / (sqrt(v_hat) + eps), with the two corrections applied as numbers (as torch does):
+    step_size = lr / (1 - beta1**step)                       # lr * m_hat = step_size * m
     sqrt_correction2 = math.sqrt(1 - beta2**step)            # sqrt(v_hat) = sqrt(v) / sqrt(1 - beta2^t)
-    new_param = np.empty(param.shape, dtype=param.dtype)     # C-contiguous, so that _blocks gives views
-    exp_avg = np.empty(param.shape, dtype=param.dtype)
-    exp_avg_sq = np.empty(param.shape, dtype=param.dtype)
-    # Work block by block: a block's scratch arrays stay in the CPU cache, which makes a step on 10 million
-    # float32 parameters about 2.5 times as fast as the textbook version with a whole-array temporary per operation.
-    scratch = np.empty(min(param.size, _BLOCK), dtype=param.dtype)
-    decayed = np.empty_like(scratch) if weight_decay != 0 else None
-    for p, g, m, v, new_p, new_m, new_v in _blocks(param, np.asarray(grad), old_exp_avg, old_exp_avg_sq,
-                                                   new_param, exp_avg, exp_avg_sq):
-        w = scratch[:p.size]
-        if weight_decay != 0:                                # L2: g + weight_decay * param
-            g = np.add(g, np.multiply(p, weight_decay, out=w), out=decayed[:p.size])
-        np.multiply(m, beta1, out=new_m)                     # m = beta1 m + (1 - beta1) g
-        new_m += np.multiply(g, 1 - beta1, out=w)
-        np.multiply(v, beta2, out=new_v)                     # v = beta2 v + (1 - beta2) g^2
-        np.multiply(g, g, out=w)
-        w *= 1 - beta2
-        new_v += w
-        np.sqrt(new_v, out=w)                                # sqrt(v_hat) + eps
-        w /= sqrt_correction2
-        w += eps
-        np.divide(new_m, w, out=w)                           # param - lr * m_hat / (sqrt(v_hat) + eps)
-        w *= -step_size
-        np.add(p, w, out=new_p)
+    new_param = param - step_size * exp_avg / (np.sqrt(exp_avg_sq) / sqrt_correction2 + eps)
     return new_param, {"step": step, "exp_avg": exp_avg, "exp_avg_sq": exp_avg_sq}
 
 
@@ -478,9 +419,10 @@ def adamw_update(
     """
     _check_arrays(param, grad, state)
     _check_hyperparameters(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    lr, weight_decay = float(lr), float(weight_decay)
     # Two lines: shrink the parameter by the factor 1 - lr * weight_decay (into a new array), then take an Adam
     # step from the shrunk parameter with adam_update (weight_decay=0 there: the decay is not in the gradient).
-    shrunk = np.multiply(param, 1 - lr * weight_decay, out=np.empty_like(param))
+    shrunk = param * (1 - lr * weight_decay)
     return adam_update(shrunk, grad, state, lr=lr, betas=betas, eps=eps)
 
 
@@ -530,7 +472,8 @@ class Optimizer:
         """Update every parameter in place, given ``{name: gradient}`` with the keys and shapes of ``params``."""
         self._check_grads(grads)
         for name, param in self.params.items():
-            new_param, self.state[name] = self._update(param, np.asarray(grads[name]), self.state[name])
+            grad = np.asarray(grads[name], dtype=param.dtype)
+            new_param, self.state[name] = self._update(param, grad, self.state[name])
             param[...] = new_param
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict) -> tuple[np.ndarray, dict]:
