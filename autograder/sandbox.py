@@ -110,6 +110,8 @@ def run(package_dir: Path, jobs: list[Job], *, limits: Limits = Limits(), work: 
 def _run_child(package_dir: Path, jobs: list[Job], limits: Limits, work: Path | None):
     """One child for ``jobs``; returns (finished results, failure or None, module being imported, function
     being run), or a single ChildResult when the child could not even start."""
+    if work is not None:
+        work.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="optimlab-sandbox-", dir=work) as tmp:
         tmp = Path(tmp)
         scratch = tmp / "scratch"

@@ -63,3 +63,18 @@ def ref():
 def stubs():
     """The student release's package (``course/optimlab``), imported as ``optimlab_course``."""
     return load_package(COURSE, "optimlab_course")
+
+
+def _sandbox_missing() -> str | None:
+    from autograder import jail
+
+    reason = jail.unavailable()
+    if reason and os.environ.get("CI"):
+        raise RuntimeError(f"CI must be able to make the grading sandbox: {reason}")
+    return reason
+
+
+#: For tests that run student code in the real sandbox: they skip, saying what to install, where it cannot be
+#: made (never in CI, where .ci/run installs bubblewrap).
+needs_sandbox = pytest.mark.skipif(bool(_sandbox_missing()), reason=f"needs the grading sandbox: "
+                                                                     f"{_sandbox_missing()}")
