@@ -24,8 +24,6 @@ from .paths import PACKAGE, SOLUTIONS
 
 CHILD = Path(__file__).with_name("_child.py")
 CHECK_MODULE = SOLUTIONS / PACKAGE / "check.py"
-#: The grader's files the sandbox sees in ``/grader``: public code only (check.py ships with the course).
-GRADER_FILES = {"_child.py": CHILD, "seccomp.py": Path(__file__).with_name("seccomp.py"), "check.py": CHECK_MODULE}
 
 
 @dataclass(frozen=True)
@@ -42,10 +40,12 @@ class Limits:
 
 
 def grader_folder(work: Path) -> Path:
-    """A folder holding copies of the grader's public files, for ``/grader`` inside the sandbox."""
+    """A folder holding copies of the grader's public files, for ``/sandbox/grader`` inside the sandbox."""
     folder = work / "grader"
     folder.mkdir(parents=True, exist_ok=True)
-    for name, source in GRADER_FILES.items():
+    # public code only: check.py ships with the course
+    files = {"_child.py": CHILD, "seccomp.py": CHILD.with_name("seccomp.py"), "check.py": CHECK_MODULE}
+    for name, source in files.items():
         shutil.copyfile(source, folder / name)
     return folder
 

@@ -18,8 +18,9 @@ from nbgrader.api import Gradebook
 
 from autograder import grade, notebooks
 from autograder.samples import SAMPLES_DIR
-from conftest import COURSE, ROOT, SOLUTIONS
+from conftest import COURSE, ROOT, SOLUTIONS, needs_sandbox
 
+pytestmark = needs_sandbox
 UNITS = notebooks.assignments()
 
 
@@ -286,3 +287,20 @@ def test_the_notebooks_run_with_the_students_own_package(klass):
                for o in c.get("outputs", [])]
     assert any(o.get("ename") == "NotImplementedError" and "is not implemented yet" in o.get("evalue", "")
                for o in outputs)
+
+
+def test_grading_refuses_without_the_sandbox_and_says_what_to_install(small_class, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(small_class), "--out",
+                           str(tmp_path / "out"), "--quiet"], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PATH": str(tmp_path)}, timeout=300)
+    assert proc.returncode == 2
+    assert "bubblewrap" in proc.stderr and "apt-get install bubblewrap" in proc.stderr
+    assert "--no-sandbox" in proc.stderr
+    assert not (tmp_path / "out" / "grades.csv").exists()
+
+
+def test_no_sandbox_is_said_in_every_row(small_class, tmp_path):
+    out = tmp_path / "out"
+    assert grade.grade(small_class, out, jobs=2, progress=False, sandboxed=False) == 0
+    rows = _rows(out)
+    assert rows and all("WITHOUT the sandbox" in row["status"] for row in rows.values())

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from autograder import grade, sandbox
-from conftest import SOLUTIONS
+from conftest import SOLUTIONS, needs_sandbox
+
+pytestmark = needs_sandbox
 
 LIMITS = sandbox.Limits(cpu_seconds=3, wall_seconds=5.0, memory_bytes=1 << 30)
 ALL = [name for name in grade.columns()[1]]
