@@ -1,10 +1,16 @@
-"""How long one move of a slider takes: rerun 200 steps of an update and redraw the figure, as PNG.
+"""How long one move of a slider takes in the kernel: rerun the update and redraw the figure, as PNG bytes.
 
     .venv/bin/python benchmarks/widgets.py
 
-For each explorer of the course, the time of one redraw (best of several) against drawing the same picture the
-straightforward way, a fresh figure with fresh contours each time, measured in the same process. The bar: under
-100 ms per move.
+For each explorer of units 01-04 (its problem, its number of steps, its sliders), the time of one redraw as
+:meth:`optimlab.plots.Explorer.png` does it (paste the pixels that never change, draw the lines, titles and loss
+axes over them, encode a light PNG) against the baseline measured in the same process: the same figure redrawn in
+full and saved with ``savefig``, as the explorer did before. Best of several runs each, interleaved, so a busy
+machine slows both alike; the ratio is what to compare between machines.
+
+The bar is the browser's: under 150 ms from key press to new picture in JupyterLab, of which the kernel's part is
+what this measures (``tests/test_browser.py`` prints the whole latency). The benchmark fails (exit code 1) when
+the explorer is not at least 1.5 times faster than the baseline.
 """
 
 import io
@@ -15,58 +21,55 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "solutions"))
 from optimlab import plots, problems  # noqa: E402
 
-STEPS = 200
+BETAS = {"hyper": lambda v: {"lr": v["lr"], "betas": (v["beta1"], v["beta2"])}}
+RAVINE = problems.Quadratic.with_condition(50, smallest=1.0)
+# (problem, x0, update, steps, sliders, hyper) as the notebooks make them
 EXPLORERS = {
-    "gd_update": ("gd.gd_update", {"lr": 0.1}, None),
-    "momentum_update": ("optim.momentum_update", {"lr": 0.05, "momentum": 0.9}, None),
-    "rmsprop_update": ("optim.rmsprop_update", {"lr": 0.05, "alpha": 0.9}, None),
-    "adam_update": ("optim.adam_update", {"lr": 0.1, "beta1": 0.9, "beta2": 0.999},
-                    lambda v: {"lr": v["lr"], "betas": (v["beta1"], v["beta2"])}),
+    "01 gd_update": (problems.Quadratic.with_condition(10), (2.0, -1.0), "gd.gd_update", 40,
+                     {"lr": (1e-3, 1.0, 0.05)}, None),
+    "02 momentum_update": (RAVINE, (2.0, -1.0), "optim.momentum_update", 60,
+                           {"lr": (1e-3, 0.2, 0.02), "momentum": (0.0, 0.99, 0.5)}, None),
+    "03 rmsprop_update": (problems.Quadratic.with_condition(10), (2.0, -1.0), "optim.rmsprop_update", 100,
+                          {"lr": (1e-3, 1.0, 0.03), "alpha": (0.5, 0.999, 0.99)}, None),
+    "04 adam_update": (problems.Rosenbrock(), (-1.5, 2.0), "optim.adam_update", 500,
+                       {"lr": (1e-3, 1.0, 0.1), "beta1": (0.0, 0.99, 0.9), "beta2": (0.8, 0.9999, 0.999)},
+                       BETAS["hyper"]),
 }
+REPEAT = 9
 
 
-def best(fn, repeat: int = 7) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def fresh_figure(problem, x0, update, hyper):
-    """The straightforward redraw: a new figure, new contours, the path, a PNG."""
-    module, name = update.split(".")
-    points = problems.descend(problem, x0, update=getattr(sys.modules[f"optimlab.{module}"], name), steps=STEPS,
-                              **hyper)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2), dpi=80)
-    plots.contours(problem, left)
-    plots.path(left, points)
-    right.semilogy(problem.loss(points))
-    fig.savefig(io.BytesIO(), format="png", bbox_inches="tight")
-    plt.close(fig)
+def full_redraw(explorer, values) -> bytes:
+    """The baseline: the same run, then the whole figure drawn again and saved with savefig."""
+    explorer.draw(**values)
+    buffer = io.BytesIO()
+    explorer.fig.savefig(buffer, format="png")
+    return buffer.getvalue()
 
 
 def main() -> int:
-    problem, x0 = problems.Quadratic.with_condition(10), (2.0, -1.0)
-    print(f"one slider move: {STEPS} steps and a redraw (best of 7)")
-    print(f"{'update':<18} {'explorer ms':>12} {'fresh figure ms':>16} {'ratio':>6}  bar 100 ms")
-    worst = 0.0
-    for label, (update, values, hyper) in EXPLORERS.items():
-        explorer = plots.Explorer(problem, x0, update=update, steps=STEPS, sliders={k: (0, 1, v) for k, v in
-                                                                                  values.items()}, hyper=hyper)
-        moved = best(lambda: explorer.png(**values))
-        kwargs = hyper(values) if hyper else values
-        fresh = best(lambda: fresh_figure(problem, x0, update, kwargs))
-        worst = max(worst, moved)
-        print(f"{label:<18} {moved * 1e3:12.1f} {fresh * 1e3:16.1f} {fresh / moved:6.1f}  "
-              f"{'ok' if moved < 0.1 else 'OVER'}")
-    return 0 if worst < 0.1 else 1
+    print(f"one slider move in the kernel: run and picture (best of {REPEAT}, interleaved with the baseline)")
+    print(f"{'explorer':<20} {'explorer ms':>12} {'full redraw ms':>15} {'ratio':>6}")
+    worst = float("inf")
+    for label, (problem, x0, update, steps, sliders, hyper) in EXPLORERS.items():
+        explorer = plots.Explorer(problem, x0, update=update, steps=steps, sliders=sliders, hyper=hyper)
+        values = {name: value for name, (_, _, value) in sliders.items()}
+        fast, slow = [], []
+        for _ in range(REPEAT):
+            start = time.perf_counter()
+            explorer.png(**values)
+            fast.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            full_redraw(explorer, values)
+            slow.append(time.perf_counter() - start)
+        ratio = min(slow) / min(fast)
+        worst = min(worst, ratio)
+        print(f"{label:<20} {min(fast) * 1e3:12.1f} {min(slow) * 1e3:15.1f} {ratio:6.1f}")
+    print(f"smallest ratio {worst:.1f} (bar: 1.5)")
+    return 0 if worst >= 1.5 else 1
 
 
 if __name__ == "__main__":
