@@ -1,6 +1,7 @@
 """Command line of the instructor's tooling.
 
     python -m autograder release [--check]        regenerate (or check) course/ from solutions/
+    python -m autograder samples [--out DIR]      make the sample submissions (default autograder/samples/)
     python -m autograder grade SUBMISSIONS --out DIR [--jobs N] [--shard I/N]
     python -m autograder merge DIR1 DIR2 ... --out DIR
 """
@@ -35,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--no-sandbox", action="store_true",
                        help="run student code without the operating-system sandbox (only where bubblewrap cannot "
                             "run; every row's status says so)")
+    sample = commands.add_parser("samples", help="make sample submissions to try the grader on")
+    sample.add_argument("--out", type=Path, default=None, help="where (default: autograder/samples/)")
     merge = commands.add_parser("merge", help="combine the output folders of several shards")
     merge.add_argument("folders", type=Path, nargs="+")
     merge.add_argument("--out", type=Path, required=True)
@@ -56,13 +59,23 @@ def main(argv: list[str] | None = None) -> int:
         except grading.GraderFailure as exc:
             print(f"merge failed: {exc}", file=sys.stderr)
             return 3
+    if args.command == "samples":
+        from . import samples
+
+        destination = args.out or samples.SAMPLES_DIR
+        try:
+            names = samples.write(destination)
+        except samples.SampleError as exc:
+            print(f"samples failed: {exc}", file=sys.stderr)
+            return 2
+        print(f"wrote {len(names)} sample submissions to {destination}: {', '.join(names)}")
+        return 0
     if args.command == "release":
         from . import release as release_module
 
         try:
             return release_module.run(check=args.check)
-        except (release_module.ReleaseError, release_module.checkdata.CatalogueError,
-                release_module.samples.SampleError) as exc:
+        except (release_module.ReleaseError, release_module.checkdata.CatalogueError) as exc:
             print(f"release failed: {exc}", file=sys.stderr)
             return 2
     return 2

@@ -23,7 +23,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from . import checkdata, nbgrader_course, samples
+from . import checkdata, nbgrader_course
 from .paths import COURSE, PACKAGE, SOLUTIONS
 
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION[ \t]*$")
@@ -240,21 +240,17 @@ def run(*, check: bool = False) -> int:
     check_data = keep_equivalent_data(checkdata.build_all(), data_root)
     data_wanted = {name: text.encode() for name, text in check_data.items()}
     course_wanted = build(check_data)
-    samples_wanted = samples.build(course_wanted)
     if check:
-        problems = (_differences(data_wanted, data_root) + _differences(course_wanted, COURSE)
-                    + _differences(samples_wanted, samples.SAMPLES_DIR))
+        problems = _differences(data_wanted, data_root) + _differences(course_wanted, COURSE)
         if problems:
-            print("course/ or the samples are out of date with solutions/. Run `python -m autograder release`.\n")
+            print("course/ is out of date with solutions/. Run `python -m autograder release`.\n")
             print("\n".join(problems))
             return 1
         print(f"course/ is up to date ({len(course_wanted)} files).")
         return 0
     _write_tree(data_wanted, data_root)
     _write_tree(course_wanted, COURSE)
-    _write_tree(samples_wanted, samples.SAMPLES_DIR)
-    print(f"wrote course/ ({len(course_wanted)} files), {len(check_data)} check-data file(s) and "
-          f"{len(samples.SAMPLES)} sample submissions.")
+    print(f"wrote course/ ({len(course_wanted)} files) and {len(check_data)} check-data file(s).")
     return 0
 
 

@@ -23,7 +23,7 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from autograder import grade, notebooks  # noqa: E402
-from autograder.samples import SAMPLES_DIR  # noqa: E402
+from autograder import samples  # noqa: E402
 
 
 def kernel_floor(repeat: int = 3) -> float:
@@ -63,8 +63,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         (tmp / "none").mkdir()
+        samples.write(tmp / "samples")
         for i in range(args.students):
-            shutil.copytree(SAMPLES_DIR / "perfect", tmp / "class" / f"student{i:02d}")
+            shutil.copytree(tmp / "samples" / "perfect", tmp / "class" / f"student{i:02d}")
         seed = "4242\n"
         setup = timed_grade(tmp / "none", tmp / "out0", 1, seed)
         one = timed_grade(tmp / "class", tmp / "out1", 1, seed)

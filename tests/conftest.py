@@ -78,3 +78,13 @@ def _sandbox_missing() -> str | None:
 #: made (never in CI, where .ci/run installs bubblewrap).
 needs_sandbox = pytest.mark.skipif(bool(_sandbox_missing()), reason=f"needs the grading sandbox: "
                                                                      f"{_sandbox_missing()}")
+
+
+@pytest.fixture(scope="session")
+def samples_dir(tmp_path_factory) -> Path:
+    """The sample submissions, made as ``python -m autograder samples`` makes them (they are not committed)."""
+    from autograder import samples
+
+    destination = tmp_path_factory.mktemp("samples") / "samples"
+    samples.write(destination)
+    return destination

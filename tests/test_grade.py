@@ -17,7 +17,6 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder import grade, notebooks
-from autograder.samples import SAMPLES_DIR
 from conftest import COURSE, ROOT, SOLUTIONS, needs_sandbox
 
 pytestmark = needs_sandbox
@@ -64,13 +63,13 @@ HIDDEN_ONLY = """
 
 
 @pytest.fixture(scope="module")
-def klass(tmp_path_factory):
+def klass(tmp_path_factory, samples_dir):
     """A class with a perfect student, broken notebooks, hostile code, a corrupt zip and an empty folder."""
     top = tmp_path_factory.mktemp("class")
     subs = top / "submissions"
-    shutil.copytree(SAMPLES_DIR / "perfect", subs / "perfect")
+    shutil.copytree(samples_dir / "perfect", subs / "perfect")
     for student in ("deadkernel", "corruptnb"):  # their package and the first two units' notebooks
-        shutil.copytree(SAMPLES_DIR / "perfect", subs / student, ignore=shutil.ignore_patterns(*UNITS[2:]))
+        shutil.copytree(samples_dir / "perfect", subs / student, ignore=shutil.ignore_patterns(*UNITS[2:]))
     first = subs / "deadkernel" / UNITS[0]
     notebook = next(first.glob("*.ipynb"))
     nb = json.loads(notebook.read_text())
@@ -304,3 +303,29 @@ def test_no_sandbox_is_said_in_every_row(small_class, tmp_path):
     assert grade.grade(small_class, out, jobs=2, progress=False, sandboxed=False) == 0
     rows = _rows(out)
     assert rows and all("WITHOUT the sandbox" in row["status"] for row in rows.values())
+
+
+def test_the_readme_demo_samples_are_made_on_demand_and_grade_as_described(tmp_path):
+    from autograder import samples
+
+    made = subprocess.run([sys.executable, "-m", "autograder", "samples", "--out", str(tmp_path / "samples")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == sorted(samples.SAMPLES)
+    start = time.monotonic()
+    proc = _cli("grade", str(tmp_path / "samples"), "--out", str(tmp_path / "out"), "--jobs", "2")
+    print(f"the README's demo took {time.monotonic() - start:.0f} s")
+    assert proc.returncode == 0, proc.stderr
+    rows = _rows(tmp_path / "out")
+    functions = grade.columns()[1]
+    perfect = rows["perfect"]
+    assert perfect["total"] == perfect["max_total"] and perfect["status"] == "ok"
+    mistakes = rows["mistakes"]
+    assert [mistakes[f] for f in ("gd_update", "least_squares_grad", "minibatches", "adam_update")] == ["0"] * 4
+    assert mistakes[UNITS[0]] == "1"                           # lr_budget is wrong, lr_max is right
+    assert "wrong sign" in (tmp_path / "out" / "feedback" / "mistakes.html").read_text()
+    partial = rows["partial"]
+    assert {f for f in functions if partial[f] == "1"} == {"gd_update", "least_squares_grad", "minibatches"}
+    broken = rows["broken_sample"]
+    assert broken[UNITS[0]] == "0" and "not valid JSON" in broken["status"]
+    assert "minibatches could not be graded" in broken["status"] and broken["gd_update"] == "0"
