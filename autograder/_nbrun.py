@@ -6,7 +6,7 @@ The notebook it gets holds no test: the grader replaced each test cell by an exp
 reads (:mod:`autograder._answers`). After each code cell it writes one JSON line to its standard output,
 ``{"cell": index, "outputs": [...]}``, with the outputs cut to a size; the grader reads those lines as untrusted
 data. The kernel (:mod:`autograder._kernel`) can create no process; a cell that runs longer than the per-cell
-timeout is interrupted, and once the notebook's deadline has passed the remaining cells are not run.
+timeout is interrupted (after one such cell the later ones get a shorter timeout), and once the notebook's deadline has passed the remaining cells are not run.
 """
 
 import json
@@ -81,6 +81,7 @@ def main() -> None:
             if time.monotonic() > deadline:
                 say({"deadline": index})
                 break
+            started = time.monotonic()
             try:
                 client.execute_cell(cell, index)
             except Exception as exc:  # noqa: BLE001 — a dead kernel, a timeout that could not interrupt ...
@@ -90,6 +91,10 @@ def main() -> None:
                     say({"kernel_died": index})
                     break
                 continue
+            if time.monotonic() - started >= client.timeout:
+                # one cell ran out of time: the student's code hangs, and the later cells that call it would
+                # each wait as long, so they get a short timeout (a cell that is merely slow was slow already)
+                client.timeout = request["timeout_after_a_timeout"]
             say({"cell": index, "outputs": trim(cell.get("outputs", []))})
     say({"done": True})
     report.close()

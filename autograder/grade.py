@@ -41,7 +41,9 @@ from .paths import PACKAGE
 GRADER_VERSION = "1"
 #: Fresh hidden cases per exercise and student, on top of the public ones.
 HIDDEN_CASES = 4
-#: Seconds all of one student's notebooks may take together (each also has its own deadline).
+#: Seconds all of one student's package functions, and all of their notebooks, may take together (each child and
+#: each notebook also has its own deadline).
+STUDENT_PACKAGE_SECONDS = 120
 STUDENT_NOTEBOOK_SECONDS = 300
 #: The only parts of a case the student's process receives: its inputs, never the expected outputs.
 INPUT_KEYS = ("args", "steps")
@@ -87,7 +89,7 @@ def grade_functions(course_root: Path | None, seed: int, student: str, work: Pat
                 specs[exercise.name] = (exercise, *_cases(exercise, seed, student))
                 inputs = [{key: c[key] for key in INPUT_KEYS if key in c} for c in specs[exercise.name][1]["cases"]]
                 jobs.append(sandbox.Job(exercise.module, exercise.name, inputs))   # inputs only, no answers
-    children = sandbox.run(package, jobs, limits=limits, work=work) if jobs else {}
+    children = sandbox.run(package, jobs, limits=limits, work=work, seconds=STUDENT_PACKAGE_SECONDS) if jobs else {}
     for name, child in children.items():
         exercise, spec, n_public = specs[name]
         entries[name] |= _judge_child(exercise, spec, n_public, child)

@@ -4,10 +4,11 @@
 
 - the Python installation and the environment (``sys.prefix``, ``sys.base_prefix``, the interpreter's real
   folder) and ``/usr``, read-only;
-- ``/grader``: a read-only folder holding the few grader files the run needs (never a reference solution, a
+- ``/sandbox/grader``: a read-only folder holding the few grader files the run needs (never a reference solution, a
   hidden test, the seed or the gradebook: nothing secret is ever inside);
-- ``/work``: the private scratch copy of *this* student's submission, the only writable place besides a fresh
-  ``/tmp``;
+- ``/sandbox/work``: a private copy of *this* student's scratch folder in a size-limited tmpfs, the only
+  writable place besides a fresh, also size-limited ``/tmp`` (the scratch folder itself is bound read-only at
+  ``/sandbox/source``, from where it is copied);
 - a fresh ``/proc`` (of the new pid namespace: only the sandbox's own processes) and a minimal ``/dev``.
 
 Nothing else of the disk exists there: not the repository, not ``solutions/``, not the output folder, not another
@@ -35,7 +36,9 @@ from pathlib import Path
 from .paths import ROOT
 
 #: Where the scratch copy and the grader's files appear inside.
-WORK, GRADER = "/sandbox/work", "/sandbox/grader"
+WORK, GRADER, SOURCE = "/sandbox/work", "/sandbox/grader", "/sandbox/source"
+#: The most the processes inside may write, in ``/sandbox/work`` and in ``/tmp`` each (memory-backed).
+DISK_BYTES = 256 << 20
 INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: sudo apt-get install bubblewrap; Fedora: sudo dnf install "
                 "bubblewrap) and allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1 "
                 "or user.max_user_namespaces > 0; on Ubuntu 24.04 also "
@@ -126,14 +129,17 @@ def command(argv: list[str], *, scratch: Path | None, grader: Path | None = None
         if not any(root == b or b in root.parents for b in bound):
             args += ["--ro-bind", str(root), str(root)]
         bound.append(root)
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/tmp/home"]
+    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(DISK_BYTES), "--tmpfs", "/tmp", "--dir", "/tmp/home"]
     for hidden in _hidden_inside(bound, [ROOT, *secrets]):
         args += ["--tmpfs", str(hidden)]
     if grader is not None:
         args += ["--ro-bind", str(grader), GRADER]
     if scratch is not None:
-        args += ["--bind", str(scratch), WORK]
-    args += ["--chdir", cwd if scratch is not None else "/tmp"]
+        # The scratch copy is bound read-only and copied into a size-limited tmpfs before anything runs, so
+        # a student can fill neither the grader's disk nor more than DISK_BYTES of memory.
+        args += ["--ro-bind", str(scratch), SOURCE, "--size", str(DISK_BYTES), "--tmpfs", WORK]
+        argv = ["/bin/sh", "-c", f'cp -R {SOURCE}/. {WORK}/ && cd "$0" && exec "$@"', cwd, *argv]
+    args += ["--chdir", WORK if scratch is not None else "/tmp"]
     environment = {"PATH": "/usr/bin:/bin", "HOME": "/tmp/home", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
                    "TMPDIR": "/tmp", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
                    "MKL_NUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1", "PYTHONHASHSEED": "0",

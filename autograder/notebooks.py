@@ -38,6 +38,7 @@ from .paths import PACKAGE, SOLUTIONS
 
 #: Seconds one cell may run; the notebook's deadline; the most of a notebook's report that is read.
 CELL_TIMEOUT = 15
+CELL_TIMEOUT_AFTER_A_TIMEOUT = 5
 NOTEBOOK_SECONDS = 90
 MAX_NOTEBOOK_BYTES = 20 << 20
 MAX_OUTPUT_CHARS = 20_000       # of one text output in what nbgrader records
@@ -275,7 +276,8 @@ def run_in_sandbox(nb: dict, course_root: Path, assignment: str, name: str, work
     runner = f"{jail.GRADER}/_nbrun.py" if sandboxed else str(grader / "_nbrun.py")
     (scratch / ".request.json").write_text(json.dumps({
         "notebook": f"{inside}/{assignment}/{name}", "cwd": f"{inside}/{assignment}",
-        "cell_timeout": CELL_TIMEOUT, "deadline": max(1.0, seconds - 15)}))
+        "cell_timeout": CELL_TIMEOUT, "timeout_after_a_timeout": CELL_TIMEOUT_AFTER_A_TIMEOUT,
+        "deadline": max(1.0, seconds - 15)}))
     lines: list[bytes] = []
     outcome = jail.run([sys.executable, "-I", runner, f"{inside}/.request.json"], scratch=scratch, grader=grader,
                        limits=jail.Limits(cpu_seconds=int(seconds) + 5, wall_seconds=seconds,
@@ -351,6 +353,16 @@ def sanitize_outputs(outputs) -> list[dict]:
     return clean
 
 
+_SCHEMES = re.compile(r"(javascript|vbscript|data)\s*:", re.I)
+
+
+def escape_markup(markdown: str) -> str:
+    """A student's Markdown with its HTML shown as text and no script links, for the recorded copy that
+    feedback and formgrader render (the submitted copy keeps the original)."""
+    text = markdown.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _SCHEMES.sub(lambda m: m.group(1) + " :", text)
+
+
 def _exported(outputs) -> str | None:
     """The last answers export among a test cell's outputs, as text, or None."""
     found = None
@@ -368,6 +380,8 @@ def autograded_notebook(merged: Merged, run: Run, tests: dict[str, answers.TestC
     cells, results = [], []
     for index, (cell, role) in enumerate(zip(merged.cells, merged.roles)):
         cell = copy.deepcopy(cell)
+        if cell["cell_type"] == "markdown" and role in ("answer", "extra"):
+            cell["source"] = escape_markup(_text(cell))
         if cell["cell_type"] == "code":
             cell["execution_count"] = None
             if role == "test":

@@ -70,17 +70,25 @@ class Job:
     cases: list
 
 
-def run(package_dir: Path, jobs: list[Job], *, limits: Limits = Limits(), work: Path | None = None
-        ) -> dict[str, ChildResult]:
+def run(package_dir: Path, jobs: list[Job], *, limits: Limits = Limits(), work: Path | None = None,
+        seconds: float | None = None) -> dict[str, ChildResult]:
     """Run every job against (a scratch copy of) the student's package; ``{function: result}``.
 
     All jobs share one child while they behave. When one hangs, crashes, floods or breaks a rule, it alone gets
     the failure (or, if it happened while importing a module, every job of that module), and the jobs after it
-    run in a fresh child: one function's bug never costs another function's points.
+    run in a fresh child: one function's bug never costs another function's points. ``seconds`` bounds the
+    whole: the jobs not reached by then fail with that reason.
     """
+    import time
+
     results: dict[str, ChildResult] = {}
     pending = list(jobs)
+    deadline = None if seconds is None else time.monotonic() + seconds
     while pending:
+        if deadline is not None and time.monotonic() > deadline:
+            late = ChildResult("timeout", f"not graded: this student's time for the package ({seconds:g} s) ran "
+                                          "out on the functions before it")
+            return results | {job.function: late for job in pending}
         outcome = _run_child(package_dir, pending, limits, work)
         if isinstance(outcome, ChildResult):  # nothing could run at all
             return results | {job.function: outcome for job in pending}

@@ -159,7 +159,7 @@ print("x" * 100_000_000)
     claim = nbformat.v4.new_code_cell("print('give me points')", metadata={"nbgrader": {
         "grade": True, "grade_id": "bonus", "locked": True, "points": 100, "schema_version": 3,
         "solution": False, "task": False}})
-    script = nbformat.v4.new_markdown_cell("<script>alert('markdown')</script> *mine*")
+    script = nbformat.v4.new_markdown_cell("<script>alert('markdown')</script> *mine* [x](javascript:alert(1))")
     root = student(tmp_path, alpha=alpha, extra=[claim, script])
     result, nb = grade(root, main_root, tmp_path)
     assert scores(result) == HONEST
@@ -172,6 +172,7 @@ print("x" * 100_000_000)
     assert notebooks.feedback(main_root, UNIT, "mallory") == ""
     page = next((main_root / "feedback" / "mallory" / UNIT).glob("*.html")).read_text()
     assert "<script>alert" not in page            # the student's code is shown as text, never as markup
+    assert 'href="javascript' not in page
     assert "<b>bold</b>" not in page and "x" * 100_000 not in page
     assert "give me points" not in page
 

@@ -106,6 +106,21 @@ def test_no_process_can_be_started_so_nothing_outlives_the_grading(tmp_path, how
     assert leftover == ""
 
 
+def test_the_disk_cannot_be_filled(tmp_path):
+    body = """
+        import os
+        block = b"x" * (8 << 20)
+        for folder in (".", "/tmp"):
+            for i in range(200):          # 1.6 GB in 8 MB files, in each place
+                with open(os.path.join(folder, f"fill{i}"), "wb") as f:
+                    f.write(block)
+        """
+    results = attack(tmp_path, body)
+    assert full_marks(results)
+    written = sum(p.stat().st_size for p in tmp_path.rglob("*") if p.is_file())
+    assert written < 50 << 20, f"{written >> 20} MB written on the grader's disk"
+
+
 def test_a_fork_bomb_is_refused(tmp_path):
     results = attack(tmp_path, "import os\nwhile True:\n    os.fork()")
     assert full_marks(results)   # every fork fails at once: the loop ends on the first OSError
