@@ -19,25 +19,24 @@ import time
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "solutions"))
 from optimlab import plots, problems  # noqa: E402
 
-BETAS = {"hyper": lambda v: {"lr": v["lr"], "betas": (v["beta1"], v["beta2"])}}
-RAVINE = problems.Quadratic.with_condition(50, smallest=1.0)
+BETAS = lambda v: {"lr": v["lr"], "betas": (v["beta1"], v["beta2"])}  # noqa: E731
 # (problem, x0, update, steps, sliders, hyper) as the notebooks make them
 EXPLORERS = {
     "01 gd_update": (problems.Quadratic.with_condition(10), (2.0, -1.0), "gd.gd_update", 40,
                      {"lr": (1e-3, 1.0, 0.05)}, None),
-    "02 momentum_update": (RAVINE, (2.0, -1.0), "optim.momentum_update", 60,
-                           {"lr": (1e-3, 0.2, 0.02), "momentum": (0.0, 0.99, 0.5)}, None),
-    "03 rmsprop_update": (problems.Quadratic.with_condition(10), (2.0, -1.0), "optim.rmsprop_update", 100,
+    "02 momentum_update": (problems.Quadratic.with_condition(50), (-2.0, 1.5), "optim.momentum_update", 60,
+                           {"lr": (1e-3, 0.2, 0.0392), "momentum": (0.0, 0.99, 0.5)}, None),
+    "03 rmsprop_update": (problems.Quadratic(A=np.diag([100.0, 1.0])), (1.0, 2.0), "optim.rmsprop_update", 100,
                           {"lr": (1e-3, 1.0, 0.03), "alpha": (0.5, 0.999, 0.99)}, None),
-    "04 adam_update": (problems.Rosenbrock(), (-1.5, 2.0), "optim.adam_update", 500,
-                       {"lr": (1e-3, 1.0, 0.1), "beta1": (0.0, 0.99, 0.9), "beta2": (0.8, 0.9999, 0.999)},
-                       BETAS["hyper"]),
+    "04 adam_update": (problems.Rosenbrock(), (-1.2, 1.0), "optim.adam_update", 500,
+                       {"lr": (1e-3, 1.0, 0.1), "beta1": (0.0, 0.99, 0.9), "beta2": (0.8, 0.9999, 0.999)}, BETAS),
 }
 REPEAT = 9
 
