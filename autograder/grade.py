@@ -359,7 +359,12 @@ def _record_notebooks(result: dict, main_root: Path, staging: Path, db_url: str)
     for assignment, nb in result["notebooks"].items():
         if not (staging / "autograded" / student / assignment).is_dir():
             continue
-        notebooks.import_into_main(main_root, staging, assignment, student, db_url)
+        try:
+            notebooks.import_into_main(main_root, staging, assignment, student, db_url)
+        except Exception as exc:  # noqa: BLE001 — a notebook nbgrader cannot record costs that notebook only
+            nb.update(score=0.0, status="failed", reason=f"nbgrader could not record the notebook "
+                                                         f"({type(exc).__name__})")
+            continue
         problem = notebooks.feedback(main_root, assignment, student)
         if problem:
             nb["reason"] = "; ".join(filter(None, [nb["reason"], problem]))

@@ -87,6 +87,16 @@ def unavailable() -> str | None:
     return _AVAILABLE["reason"]
 
 
+def works() -> bool:
+    """Whether a sandbox can be made right now (the probe of :func:`unavailable`, not cached)."""
+    try:
+        probe = subprocess.run(command([sys.executable, "-I", "-c", "print('ok')"], scratch=None),
+                               capture_output=True, timeout=60, preexec_fn=_limiter(Limits()))
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0 and probe.stdout.strip() == b"ok"
+
+
 def _python_roots() -> list[Path]:
     roots = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
     roots.add(Path(sys.executable).resolve().parent.parent)

@@ -44,6 +44,8 @@ MAX_NOTEBOOK_BYTES = 20 << 20
 MAX_OUTPUT_CHARS = 20_000       # of one text output in what nbgrader records
 MAX_CELL_OUTPUTS = 20
 MAX_IMAGE_CHARS = 1_500_000
+MAX_DATA_FILES, MAX_DATA_BYTES = 100, 16 << 20   # files next to the notebook that its run gets
+MAX_RECORDED_CHARS = 8_000_000                     # of all outputs of one recorded notebook
 GRADER_FILES = ("_nbrun.py", "_kernel.py", "_answers.py", "seccomp.py")
 
 
@@ -266,9 +268,14 @@ def run_in_sandbox(nb: dict, course_root: Path, assignment: str, name: str, work
 
         _copy_regular(course_root / PACKAGE, scratch / PACKAGE)
     (scratch / assignment).mkdir()
-    for data in (course_root / assignment).iterdir() if (course_root / assignment).is_dir() else []:
-        if data.suffix != ".ipynb" and data.is_file() and not data.is_symlink() and data.stat().st_size < 1 << 20:
-            shutil.copyfile(data, scratch / assignment / data.name)   # small data files next to the notebook
+    data_files = sorted(p for p in (course_root / assignment).iterdir() if p.suffix != ".ipynb" and p.is_file()
+                        and not p.is_symlink()) if (course_root / assignment).is_dir() else []
+    room = MAX_DATA_BYTES
+    for data in data_files[:MAX_DATA_FILES]:   # small data files next to the notebook, within a budget
+        size = data.stat().st_size
+        if size <= room:
+            shutil.copyfile(data, scratch / assignment / data.name)
+            room -= size
     target = scratch / assignment / name
     target.write_text(json.dumps(nb), encoding="utf-8")
     inside = jail.WORK if sandboxed else str(scratch)
@@ -308,8 +315,11 @@ def run_in_sandbox(nb: dict, course_root: Path, assignment: str, name: str, work
             run.problem = ""
             started = "done"
     if started != "done" and not run.problem:
+        if not started and not outcome.timed_out and sandboxed and not jail.works():
+            raise InfrastructureError(f"the notebook runner did not start (exit status {outcome.returncode}), "
+                                      "and the sandbox no longer works")
         if not started and not outcome.timed_out:
-            raise InfrastructureError(f"the notebook runner did not start (exit status {outcome.returncode})")
+            run.problem = "the notebook's kernel could not be started from this submission"
         run.problem = (f"the notebook ran out of its {NOTEBOOK_SECONDS} s" if outcome.timed_out else
                        "its output was too large" if outcome.overflow else
                        "the notebook's run ended early (a cell crashed the kernel or its runner)")
@@ -377,7 +387,7 @@ def _exported(outputs) -> str | None:
 def autograded_notebook(merged: Merged, run: Run, tests: dict[str, answers.TestCell], release: dict
                         ) -> tuple[dict, list[dict]]:
     """The notebook nbgrader records, and one entry per test (id, points, passed, reason)."""
-    cells, results = [], []
+    cells, results, room = [], [], MAX_RECORDED_CHARS
     for index, (cell, role) in enumerate(zip(merged.cells, merged.roles)):
         cell = copy.deepcopy(cell)
         if cell["cell_type"] == "markdown" and role in ("answer", "extra"):
@@ -397,6 +407,13 @@ def autograded_notebook(merged: Merged, run: Run, tests: dict[str, answers.TestC
                                 "passed": verdict.passed, "error": "" if verdict.passed else verdict.reason})
             else:
                 cell["outputs"] = sanitize_outputs(run.outputs.get(index, []))
+                size = sum(len(json.dumps(o)) for o in cell["outputs"])
+                if size > room:
+                    cell["outputs"] = [nbformat.v4.new_output("stream", name="stdout", text=(
+                        "[the grader did not keep this cell's output: the notebook's outputs are over "
+                        f"{MAX_RECORDED_CHARS // 1_000_000} MB]\n"))]
+                else:
+                    room -= size
         cells.append(nbformat.from_dict(cell))
     nb = nbformat.v4.new_notebook(cells=cells, metadata=copy.deepcopy(release.get("metadata", {})))
     return nb, results
