@@ -183,10 +183,16 @@ def generate_notebooks(assignments: list[str]) -> dict[str, bytes]:
 # --------------------------------------------------------------------------------------------------- the release
 
 
+#: Files of solutions/ written for the course's authors, not released to students.
+AUTHORS_ONLY = {"CONVENTIONS.md"}
+
+
 def _solution_files() -> list[Path]:
     files = []
     for path in sorted(SOLUTIONS.rglob("*")):
         relative = path.relative_to(SOLUTIONS)
+        if relative.as_posix() in AUTHORS_ONLY:
+            continue
         if path.is_file() and not SKIP_DIRS & set(relative.parts) and path.suffix not in SKIP_SUFFIXES:
             files.append(relative)
     return files
