@@ -87,9 +87,9 @@ class Explorer:
     While the function is still a stub, the figure and the line under the sliders say what to implement instead
     of showing a traceback.
 
-    The figure is made once. A redraw pastes the pixels of what never changes (the contours, the left axes) and
-    draws only the lines, the titles and the loss axes over them, so one move of a slider (run, picture, PNG)
-    takes a few tens of milliseconds. :meth:`draw` and :meth:`png` do the work without any widget, for scripts
+    The figure is made once. A redraw pastes the pixels of what does not change (the contours, the axes; the loss
+    axis spans whole decades and is drawn once for each range of them) and draws only the lines and the titles
+    over them, so one move of a slider (run, picture, PNG) takes a few tens of milliseconds. :meth:`draw` and :meth:`png` do the work without any widget, for scripts
     and tests; :meth:`show` adds the sliders.
 
     The picture is a plain ``image/png`` output of the cell, updated in place at each move (not a widget): so the
@@ -112,6 +112,7 @@ class Explorer:
                  sliders: dict[str, tuple[float, float, float]] | None = None, hyper=None):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
+        from matplotlib.ticker import NullLocator
 
         self.problem, self.x0, self.update, self.steps = problem, np.asarray(x0, dtype=float), update, steps
         self.sliders = sliders or {"lr": (1e-3, 1.0, 0.05)}
@@ -127,17 +128,18 @@ class Explorer:
         (self.loss_line,) = self.right.semilogy([], [], color="crimson", animated=True)
         self.right.set(xlabel="step", ylabel="loss")
         self.right.yaxis.set_label_coords(-0.11, 0.5)  # a fixed place: no measuring of tick labels per redraw
+        self.right.yaxis.set_minor_locator(NullLocator())  # ticks at the decades only: fewer artists to draw
         for ax in (self.left, self.right):  # room for the two-line titles that draw() writes, at a fixed place
             ax.set_title("title\ntitle", y=1.0)
             ax.title.set_animated(True)
         self.right.set_xlim(0, steps)
         self.fig.tight_layout()
-        # What never changes, once: the whole figure without the loss axes and the animated artists. The loss axes
-        # have whole decades as limits, and are drawn once for each pair of limits (see _paste_background).
-        self.right.set_visible(False)
+        # What never changes, once: the whole figure without the loss axis (its y-axis) and the animated artists.
+        # The loss axis has whole decades as limits, and is drawn once for each pair of limits (_paste_background).
+        self.right.yaxis.set_visible(False)
         self.canvas.draw()
         self._background = self.canvas.copy_from_bbox(self.fig.bbox)
-        self.right.set_visible(True)
+        self.right.yaxis.set_visible(True)
         self._backgrounds: dict[tuple[int, int], object] = {}
 
     def _function(self):
@@ -179,7 +181,7 @@ class Explorer:
             self.loss_line.set_data(np.arange(len(points)), np.maximum(losses, 1e-300))
             finite = losses[np.isfinite(losses)]
             self._decades = (int(np.floor(np.log10(max(finite.min(), 1e-300)))),
-                             int(np.ceil(np.log10(max(finite.max(), 1e-300)))) + 0) if len(finite) else (-1, 1)
+                             int(np.ceil(np.log10(max(finite.max(), 1e-300))))) if len(finite) else (-1, 1)
             shown = ", ".join(f"{k} = {_shortest(float(v))}" for k, v in values.items())
             threshold = f"   (2/L = {2 / self.problem.eigenvalues[-1]:.3g})" if (
                 hasattr(self.problem, "eigenvalues") and self.update == "gd.gd_update") else ""
@@ -194,7 +196,7 @@ class Explorer:
         return self.fig
 
     def _paste_background(self):
-        """Paste the figure without its lines and titles, with loss axes from 10**low to 10**high."""
+        """Paste the figure without its lines and titles, with a loss axis from 10**low to 10**high."""
         low, high = getattr(self, "_decades", (-1, 1))
         high = max(high, low + 1)
         if (low, high) not in self._backgrounds:
@@ -202,7 +204,7 @@ class Explorer:
                 self._backgrounds.clear()
             self.right.set_ylim(10.0**low, 10.0**high)
             self.canvas.restore_region(self._background)
-            self.fig.draw_artist(self.right)
+            self.fig.draw_artist(self.right.yaxis)
             self._backgrounds[low, high] = self.canvas.copy_from_bbox(self.fig.bbox)
         self.canvas.restore_region(self._backgrounds[low, high])
 
