@@ -38,7 +38,7 @@ from .feedback import render_html
 from .paths import PACKAGE
 
 #: Bump when a change to the grader could change a result: earlier results are then graded again.
-GRADER_VERSION = "1"
+GRADER_VERSION = "2"
 #: Fresh hidden cases per exercise and student, on top of the public ones.
 HIDDEN_CASES = 4
 #: Seconds all of one student's package functions, and all of their notebooks, may take together (each child and

@@ -24,9 +24,12 @@ TEXT_STUB = "YOUR ANSWER HERE"
 CELL_TIMEOUT = 60
 
 
-def config_text(root: Path, db_url: str | None = None, *, gradebook: bool = True) -> str:
+def config_text(root: Path, db_url: str | None = None, *, gradebook: bool = True,
+                class_grader: bool = False) -> str:
     """The ``nbgrader_config.py`` of a course rooted at ``root`` (with its gradebook at ``db_url``, if given;
-    without any gradebook when ``gradebook`` is false, as for generating the student release)."""
+    without any gradebook when ``gradebook`` is false, as for generating the student release). The class
+    grader's course (``class_grader``) records test cells with their public text only, so its feedback has no
+    hidden test to clear; a course graded by nbgrader itself clears them."""
     return "\n".join([
         "from nbgrader.preprocessors import ClearHiddenTests, GetGrades",
         "from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor",
@@ -43,19 +46,21 @@ def config_text(root: Path, db_url: str | None = None, *, gradebook: bool = True
         f"c.Execute.timeout = {CELL_TIMEOUT}",
         "# a test cell the student deleted is put back (otherwise it silently scores 0)",
         "c.OverwriteCells.add_missing_cells = True",
-        "# feedback: the grader records test cells with their public text only, so there is no hidden test to",
-        "# clear (ClearHiddenTests would raise on a student's own marker comment); markup is sanitized",
-        "c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor]",
-        "c.HTMLExporter.sanitize_html = True",
+        *(["# feedback: the class grader records test cells with their public text only, so there is no hidden",
+           "# test to clear (ClearHiddenTests would raise on a student's own marker comment in an answer cell)",
+           "c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor]"] if class_grader else
+          ["# feedback shows whether hidden tests passed, never their code",
+           "c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, ClearHiddenTests]"]),
         "",
     ])
 
 
 def create(root: Path, assignments: list[str] | None = None, *, db_url: str | None = None,
-           gradebook: bool = True) -> Path:
+           gradebook: bool = True, class_grader: bool = False) -> Path:
     """Make ``root`` an nbgrader course whose source is (a copy of) the assignments in ``solutions/``."""
     root.mkdir(parents=True, exist_ok=True)
-    (root / "nbgrader_config.py").write_text(config_text(root.resolve(), db_url, gradebook=gradebook))
+    (root / "nbgrader_config.py").write_text(config_text(root.resolve(), db_url, gradebook=gradebook,
+                                                                   class_grader=class_grader))
     for assignment in assignments if assignments is not None else notebook_folders(SOLUTIONS):
         target = root / "source" / assignment
         if target.exists():

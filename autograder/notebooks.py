@@ -88,10 +88,10 @@ def prepare_main_course(out: Path, db_url: str | None = None) -> Path:
     that folder); returns its root."""
     root = out / "nbgrader"
     stamp = root / ".source-hash"
-    current = _source_hash() + (db_url or "")
+    current = _source_hash() + (db_url or "") + ":class-grader-2"
     if stamp.exists() and stamp.read_text() == current:
         return root
-    nbgrader_course.create(root, db_url=db_url)
+    nbgrader_course.create(root, db_url=db_url, class_grader=True)
     api = nbgrader_course.api(root)
     for assignment in assignments():
         outcome = api.generate_assignment(assignment, force=True)

@@ -92,10 +92,10 @@ alpha_half_life = 0.3
 
 def test_fake_values_and_patched_libraries_earn_nothing(main_root, tmp_path):
     alpha = """
-import builtins, numpy
+import numpy
 numpy.allclose = lambda *a, **k: True
 numpy.isclose = lambda *a, **k: True
-builtins.isinstance = lambda *a: True
+numpy.testing.assert_allclose = lambda *a, **k: None
 class Anything(float):
     __eq__ = __lt__ = __gt__ = __le__ = __ge__ = lambda self, other: True
     __abs__ = lambda self: Anything(0.0)
@@ -107,7 +107,7 @@ alpha_half_life = Anything(0.3)
     result, _ = grade(student(tmp_path, alpha=alpha, package_init=init), main_root, tmp_path)
     assert scores(result) == CHEATED
     error = next(t for t in result.tests if t["id"] == "test-alpha-half-life")["error"]
-    assert "should be a float, got Anything" in error or "did not run" in error, error
+    assert "should be a float, got Anything" in error, error
 
 
 def test_a_cell_sees_no_secret_changes_nothing_outside_and_leaves_nothing_running(main_root, tmp_path):
