@@ -133,15 +133,21 @@ def command(argv: list[str], *, scratch: Path | None, grader: Path | None = None
     for path in ("/etc/ld.so.cache", "/etc/localtime"):
         if Path(path).exists():
             args += ["--ro-bind", path, path]
+    secrets = (ROOT, *secrets)
+    for hidden in _hidden_inside(bound, list(secrets)):   # e.g. the repository somewhere under /usr
+        args += ["--tmpfs", str(hidden)]
+    roots = []
     for root in _python_roots():
         if root == Path("/sandbox") or Path("/sandbox") in root.parents:
             raise OSError(f"the Python installation lies in {root}, where the sandbox puts its own folders")
         if not any(root == b or b in root.parents for b in bound):
             args += ["--ro-bind", str(root), str(root)]
-        bound.append(root)
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(DISK_BYTES), "--tmpfs", "/tmp", "--dir", "/tmp/home"]
-    for hidden in _hidden_inside(bound, [ROOT, *secrets]):
+            roots.append(root)
+    # a secret inside the environment (an output folder inside the venv, say) is hidden too; a secret that
+    # holds the environment (the repository holding .venv) is not bound at all, so it needs no hiding
+    for hidden in _hidden_inside(roots, list(secrets)):
         args += ["--tmpfs", str(hidden)]
+    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(DISK_BYTES), "--tmpfs", "/tmp", "--dir", "/tmp/home"]
     if grader is not None:
         args += ["--ro-bind", str(grader), GRADER]
     if scratch is not None:

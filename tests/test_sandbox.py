@@ -285,3 +285,16 @@ def test_a_submission_that_links_the_reference_package_scores_nothing(tmp_path):
     results = grade.grade_functions(root, 1, "linker", tmp_path / "work", OPEN)
     assert all(r["points"] == 0 for r in results.values())
     assert all("no optimlab/ package" in r["message"] for r in results.values())
+
+
+def test_a_secret_folder_inside_a_bound_folder_is_hidden():
+    secret = Path("/usr/share/doc")
+    if not any(secret.iterdir()):
+        pytest.skip("no files in /usr/share/doc to hide")
+    probe = "import os, sys; print(len(os.listdir(sys.argv[1])))"
+    seen = subprocess.run(jail.command([sys.executable, "-I", "-c", probe, str(secret)], scratch=None,
+                                       secrets=(secret,)), capture_output=True, text=True, timeout=60)
+    assert seen.returncode == 0 and seen.stdout.strip() == "0", seen
+    shown = subprocess.run(jail.command([sys.executable, "-I", "-c", probe, str(secret)], scratch=None),
+                           capture_output=True, text=True, timeout=60)
+    assert int(shown.stdout.strip()) > 0       # the same folder, not hidden, is visible: the probe can tell
