@@ -141,7 +141,7 @@ def materialize(submission: Submission, destination: Path) -> Path:
         shutil.rmtree(destination)
     destination.mkdir(parents=True)
     if submission.path.is_dir() and not submission.path.is_symlink():
-        skipped = _copy_folder(submission.path, destination / "files")
+        skipped = copy_regular(submission.path, destination / "files")
         if skipped:
             (destination / NOTES).write_text(json.dumps(skipped))
     elif submission.path.is_symlink():
@@ -161,20 +161,26 @@ def notes(destination: Path) -> list[str]:
     return [f"ignored {len(skipped)} link(s) or special file(s) in the submission: {shown}"]
 
 
-def _copy_folder(source: Path, target: Path) -> list[str]:
+def copy_regular(source: Path, target: Path, *, what: str = "the submission", max_files: int = MAX_FILES,
+                 max_bytes: int = MAX_BYTES, skip_suffixes: tuple[str, ...] = ()) -> list[str]:
+    """Copy the folders and regular files of ``source`` to ``target``, never following a link; returns the
+    links and special files (devices, pipes, sockets) left out. Caches are left out too, and files ending in
+    ``skip_suffixes``. Raises :class:`IntakeError` past ``max_files`` files or ``max_bytes`` bytes."""
     skipped, count, size = [], 0, 0
-    target.mkdir(parents=True)
+    target.mkdir(parents=True, exist_ok=True)
     for relative, info in _walk(source):
         if any(part in ("__pycache__", ".ipynb_checkpoints") for part in relative.parts):
             continue
         if stat.S_ISDIR(info.st_mode):
             (target / relative).mkdir(parents=True, exist_ok=True)
         elif stat.S_ISREG(info.st_mode):
+            if relative.name.endswith(skip_suffixes):
+                continue
             count, size = count + 1, size + info.st_size
-            if count > MAX_FILES:
-                raise IntakeError(f"the submission holds more than {MAX_FILES} files")
-            if size > MAX_BYTES:
-                raise IntakeError(f"the submission is larger than {MAX_BYTES >> 20} MB")
+            if count > max_files:
+                raise IntakeError(f"{what} holds more than {max_files} files")
+            if size > max_bytes:
+                raise IntakeError(f"{what} is larger than {max_bytes >> 20} MB")
             (target / relative).parent.mkdir(parents=True, exist_ok=True)
             (target / relative).write_bytes(_read_regular(source / relative))
         else:

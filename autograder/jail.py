@@ -68,33 +68,35 @@ class Outcome:
 _AVAILABLE: dict[str, str | None] = {}
 
 
-def unavailable() -> str | None:
-    """Why the sandbox cannot be made here (with what to install or enable), or None when it can."""
-    if "reason" in _AVAILABLE:
-        return _AVAILABLE["reason"]
-    reason = None
-    if platform.system() != "Linux":
-        reason = f"the sandbox needs Linux (bubblewrap), not {platform.system()}"
-    elif shutil.which("bwrap") is None:
-        reason = "bubblewrap (bwrap) is not installed"
-    else:
+def _probe() -> str | None:
+    """Start Python in a sandbox; None when that works, else what went wrong."""
+    try:
         probe = subprocess.run(command([sys.executable, "-I", "-c", "print('ok')"], scratch=None),
                                capture_output=True, timeout=60, preexec_fn=_limiter(Limits()))
-        if probe.returncode != 0 or probe.stdout.strip() != b"ok":
-            error = probe.stderr.decode("utf-8", "replace").strip().splitlines()
-            reason = f"bubblewrap could not make a sandbox ({error[-1] if error else probe.returncode})"
-    _AVAILABLE["reason"] = reason and f"{reason}: {INSTALL_HINT}"
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bubblewrap could not make a sandbox ({type(exc).__name__}: {exc})"
+    if probe.returncode != 0 or probe.stdout.strip() != b"ok":
+        error = probe.stderr.decode("utf-8", "replace").strip().splitlines()
+        return f"bubblewrap could not make a sandbox ({error[-1] if error else probe.returncode})"
+    return None
+
+
+def unavailable() -> str | None:
+    """Why the sandbox cannot be made here (with what to install or enable), or None when it can."""
+    if "reason" not in _AVAILABLE:
+        if platform.system() != "Linux":
+            reason = f"the sandbox needs Linux (bubblewrap), not {platform.system()}"
+        elif shutil.which("bwrap") is None:
+            reason = "bubblewrap (bwrap) is not installed"
+        else:
+            reason = _probe()
+        _AVAILABLE["reason"] = reason and f"{reason}: {INSTALL_HINT}"
     return _AVAILABLE["reason"]
 
 
 def works() -> bool:
     """Whether a sandbox can be made right now (the probe of :func:`unavailable`, not cached)."""
-    try:
-        probe = subprocess.run(command([sys.executable, "-I", "-c", "print('ok')"], scratch=None),
-                               capture_output=True, timeout=60, preexec_fn=_limiter(Limits()))
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return probe.returncode == 0 and probe.stdout.strip() == b"ok"
+    return _probe() is None
 
 
 def _python_roots() -> list[Path]:

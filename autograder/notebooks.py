@@ -232,21 +232,29 @@ def execution_notebook(merged: Merged, tests: dict[str, answers.TestCell], relea
 
 
 def grader_folder(work: Path) -> Path:
-    """``/sandbox/grader`` for notebook runs: the runner, the kernel launcher, the exporter, the process filter,
-    and matplotlib's font list (built here once, so no kernel spends seconds on it)."""
-    folder = work / "grader-notebooks"
-    if (folder / ".ready").exists():
-        return folder
-    folder.mkdir(parents=True, exist_ok=True)
+    """``/sandbox/grader`` for notebook runs, made once per grading run in ``work``: the runner, the kernel
+    launcher, the exporter, the process filter, and matplotlib's font list (built here, so no kernel spends
+    seconds on it). Made in a temporary folder and renamed, so parallel workers never see half of it."""
     here = Path(__file__).parent
-    for name in GRADER_FILES:
-        shutil.copyfile(here / name, folder / name)
+    version = hashlib.sha256(b"".join((here / name).read_bytes() for name in GRADER_FILES)).hexdigest()[:12]
+    folder = work / f"grader-notebooks-{version}"   # a new grader's files make a new folder
+    if folder.is_dir():
+        return folder
     import subprocess
+    import tempfile
 
-    cache = folder / "matplotlib"
+    work.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=".grader-notebooks-", dir=work))
+    for name in GRADER_FILES:
+        shutil.copyfile(here / name, building / name)
     subprocess.run([sys.executable, "-I", "-c", "import matplotlib.font_manager"], capture_output=True,
-                   env={"MPLCONFIGDIR": str(cache), "PATH": "/usr/bin:/bin", "HOME": str(folder)}, timeout=120)
-    (folder / ".ready").write_text("")
+                   env={"MPLCONFIGDIR": str(building / "matplotlib"), "PATH": "/usr/bin:/bin",
+                        "HOME": str(building)}, timeout=120)
+    building.chmod(0o755)
+    try:
+        building.rename(folder)
+    except OSError:  # another worker was first: use theirs
+        shutil.rmtree(building, ignore_errors=True)
     return folder
 
 
@@ -256,17 +264,17 @@ class Run:
     problem: str = ""                    # why the run did not reach its end, for the student
 
 
-def run_in_sandbox(nb: dict, course_root: Path, assignment: str, name: str, work: Path, *, sandboxed: bool,
-                   seconds: float, secrets: tuple[Path, ...] = ()) -> Run:
+def run_in_sandbox(nb: dict, course_root: Path, assignment: str, name: str, work: Path, main_root: Path, *,
+                   sandboxed: bool, seconds: float, secrets: tuple[Path, ...] = ()) -> Run:
     """Execute ``nb`` as ``<assignment>/<name>`` in a scratch copy of the student's course folder."""
     scratch = work / "scratch"
     if scratch.exists():
         shutil.rmtree(scratch)
     scratch.mkdir(parents=True)
     if (course_root / PACKAGE).is_dir():
-        from .sandbox import _copy_regular
+        from .sandbox import copy_package
 
-        _copy_regular(course_root / PACKAGE, scratch / PACKAGE)
+        copy_package(course_root / PACKAGE, scratch / PACKAGE)
     (scratch / assignment).mkdir()
     data_files = sorted(p for p in (course_root / assignment).iterdir() if p.suffix != ".ipynb" and p.is_file()
                         and not p.is_symlink()) if (course_root / assignment).is_dir() else []
@@ -279,7 +287,7 @@ def run_in_sandbox(nb: dict, course_root: Path, assignment: str, name: str, work
     target = scratch / assignment / name
     target.write_text(json.dumps(nb), encoding="utf-8")
     inside = jail.WORK if sandboxed else str(scratch)
-    grader = grader_folder(work.parent.parent if work.parent.name == "notebooks" else work)
+    grader = grader_folder(main_root.parent / "work")
     runner = f"{jail.GRADER}/_nbrun.py" if sandboxed else str(grader / "_nbrun.py")
     (scratch / ".request.json").write_text(json.dumps({
         "notebook": f"{inside}/{assignment}/{name}", "cwd": f"{inside}/{assignment}",
@@ -430,7 +438,7 @@ def grade_notebook(student_path: Path, course_root: Path, assignment: str, name:
     student_nb = nbformat.read(student_path, as_version=4)
     merged = merge_with_release(student_nb, release)
     run = run_in_sandbox(execution_notebook(merged, tests, release), course_root, assignment, name, work,
-                         sandboxed=sandboxed, seconds=seconds, secrets=secrets)
+                         main_root, sandboxed=sandboxed, seconds=seconds, secrets=secrets)
     nb, result.tests = autograded_notebook(merged, run, tests, release)
     result.score = sum(t["score"] for t in result.tests)
     result.reason = "; ".join(filter(None, [*merged.notes, run.problem]))

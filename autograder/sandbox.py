@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import jail
+from . import intake, jail
 from .paths import PACKAGE, SOLUTIONS
 
 CHILD = Path(__file__).with_name("_child.py")
@@ -37,6 +37,12 @@ class Limits:
     sandboxed: bool = True            # False only with the instructor's explicit --no-sandbox
     guard: bool = True                # the audit hook, a second layer inside the sandbox
     secrets: tuple = field(default=())  # folders that must not be visible inside (the output, the submissions)
+
+
+def copy_package(package_dir: Path, target: Path) -> None:
+    """A scratch copy of a student's package: regular files only (never a link), no compiled files."""
+    intake.copy_regular(package_dir, target, what="the package", max_files=2000, max_bytes=64 << 20,
+                        skip_suffixes=(".pyc", ".so", ".pyd"))
 
 
 def grader_folder(work: Path) -> Path:
@@ -125,8 +131,8 @@ def _run_child(package_dir: Path, jobs: list[Job], limits: Limits, work: Path | 
         scratch = tmp / "scratch"
         scratch.mkdir()
         try:
-            _copy_regular(package_dir, scratch / PACKAGE)
-        except OSError as exc:
+            copy_package(package_dir, scratch / PACKAGE)
+        except (OSError, intake.IntakeError) as exc:
             return ChildResult("unreadable", f"the package could not be copied: {exc}")
         grader = grader_folder(tmp)
         inside = jail.WORK if limits.sandboxed else str(scratch)
@@ -198,30 +204,6 @@ def _take(raw: bytes, names: set[str], state: dict) -> bool:
         if len(state["finished"]) == len(names):
             return True
     return False
-
-
-def _copy_regular(source: Path, target: Path, *, max_files: int = 2000, max_bytes: int = 64 << 20) -> None:
-    """Copy the regular files and folders of ``source`` to ``target``; links, devices and pipes are skipped
-    (never followed), and so are caches and compiled files."""
-    import os
-    import stat
-
-    count = size = 0
-    for folder, dirs, files in os.walk(source, followlinks=False):
-        relative = Path(folder).relative_to(source)
-        dirs[:] = [d for d in dirs if d != "__pycache__" and not os.path.islink(os.path.join(folder, d))]
-        (target / relative).mkdir(parents=True, exist_ok=True)
-        for name in files:
-            path = os.path.join(folder, name)
-            info = os.lstat(path)
-            if not stat.S_ISREG(info.st_mode) or name.endswith((".pyc", ".so", ".pyd")):
-                continue
-            count, size = count + 1, size + info.st_size
-            if count > max_files or size > max_bytes:
-                raise OSError(f"the package holds more than {max_files} files or {max_bytes >> 20} MB")
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
-            with os.fdopen(fd, "rb") as src, open(target / relative / name, "wb") as dst:
-                shutil.copyfileobj(src, dst)
 
 
 def _why(returncode: int | None) -> ChildResult:

@@ -6,7 +6,6 @@ the release, nbclient and a kernel inside bubblewrap, the trusted judge, nbgrade
 """
 
 import json
-import re
 import shutil
 import subprocess
 import time
