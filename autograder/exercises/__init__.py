@@ -9,7 +9,9 @@ structure of mini-batches or of an update's state). Either way, the release refu
 catalogued mistake would go unnamed.
 
 Optimizer updates are checked on *runs* (:func:`run_case`): several steps with changing gradients, the state
-returned by one step passed to the next, and every step's output compared.
+returned by one step passed to the next, and every step's output compared. Learning-rate schedules are runs too:
+one call per step ``t``, with nothing carried from one call to the next, so that a whole schedule is compared
+and a mistake at one step shows.
 """
 
 from __future__ import annotations
@@ -60,12 +62,15 @@ def case(label: str, **args) -> dict:
     return {"label": label, "args": encoded}
 
 
-def run_case(label: str, *, steps: dict[str, list], carry: tuple[str, ...] = ("param", "state"), **args) -> dict:
+def run_case(label: str, *, steps: dict[str, list], carry: tuple[str, ...] = ("param", "state"),
+             step_name: str | None = None, **args) -> dict:
     """A case that runs the function for several steps.
 
     ``args`` are the arguments of the first call; ``steps`` gives, for each argument that changes, one value per
     step (``steps={"grad": [g1, g2, ...]}``); the outputs of each call become the arguments named by ``carry`` in
-    the next call (``(new_param, new_state)`` -> ``param``, ``state``). Every step's output is compared.
+    the next call (``(new_param, new_state)`` -> ``param``, ``state``; ``carry=()``: independent calls). Every
+    step's output is compared. ``step_name`` names a step in messages (``"at t = {t}"``: the fields are the
+    arguments in ``steps`` and ``step``, the step's number from 1); by default step 5 is "after step 5".
     """
     from optimlab.check import encode_argument
 
@@ -75,6 +80,8 @@ def run_case(label: str, *, steps: dict[str, list], carry: tuple[str, ...] = ("p
     c = case(label, **args)
     c["steps"] = {"vary": {name: [encode_argument(v) for v in values] for name, values in steps.items()},
                   "carry": list(carry)}
+    if step_name is not None:
+        c["steps"]["name"] = step_name
     return c
 
 
@@ -90,12 +97,19 @@ class Rng:
 
 @dataclass(frozen=True)
 class CaseFunction:
-    """An argument that is one of the test functions of ``optimlab.check.CASE_FUNCTIONS``."""
+    """An argument that is one of the test functions of ``optimlab.check.CASE_FUNCTIONS``; or, with ``kwargs``,
+    a fresh ``optimlab.check.CASE_FACTORIES[name](**kwargs)`` for every call (a stateful one, such as a
+    simulated training)."""
 
     name: str
+    kwargs: dict | None = None
 
     def encode(self):
-        return {"function": self.name}
+        if self.kwargs is None:
+            return {"function": self.name}
+        from optimlab.check import encode_argument
+
+        return {"function": self.name, "kwargs": {k: encode_argument(v) for k, v in self.kwargs.items()}}
 
 
 def units() -> dict[str, list[Exercise]]:
