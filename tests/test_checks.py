@@ -1,5 +1,8 @@
 """The self-checks: the reference passes them, every stub fails them, every classic mistake is named."""
 
+import bisect
+import math
+
 import numpy as np
 import pytest
 
@@ -456,6 +459,193 @@ def _ng_fixed_h(f, x, *, h=1e-5):
     return grad
 
 
+# Unit 05: schedules written the way students write them (loops, numpy, bisect), each with one classic mistake.
+
+
+def _step_counting_decays(t, *, base_lr, step_size, gamma=0.1):
+    lr = base_lr
+    for k in range(1, t + 2):                 # one too many: the decay "of" step k happens at k - 1
+        if k % step_size == 0:
+            lr *= gamma
+    return lr
+
+
+def _step_pow(t, *, base_lr, step_size, gamma=0.1):
+    return base_lr * math.pow(gamma, t / step_size)
+
+
+def _multistep_searchsorted_unique(t, *, base_lr, milestones, gamma=0.1):
+    return base_lr * gamma ** int(np.searchsorted(np.unique(milestones), t, side="right"))
+
+
+def _multistep_bisect_left(t, *, base_lr, milestones, gamma=0.1):
+    return base_lr * gamma ** bisect.bisect_left(sorted(milestones), t)
+
+
+def _exponential_loop(t, *, base_lr, gamma):
+    lr = base_lr
+    for _ in range(t + 1):
+        lr = lr * gamma
+    return lr
+
+
+def _cosine_stops_at_eta_min(t, *, base_lr, T_max, eta_min=0.0):
+    if t >= T_max:
+        return eta_min
+    return eta_min + 0.5 * (base_lr - eta_min) * (1 + np.cos(np.pi * t / T_max))
+
+
+def _cosine_one_based(t, *, base_lr, T_max, eta_min=0.0):
+    step = t + 1
+    return float(eta_min + (base_lr - eta_min) * (1 + np.cos(step * np.pi / T_max)) / 2)
+
+
+def _linear_ramp_from_zero(t, *, base_lr, start_factor=1 / 3, end_factor=1.0, total_iters=5):
+    fraction = t / total_iters if t < total_iters else 1.0
+    return base_lr * end_factor * fraction
+
+
+def _warmup_one_based(t, *, base_lr, warmup_iters, T_max, start_factor=1 / 3, eta_min=0.0):
+    if t < warmup_iters:
+        return base_lr * (start_factor + (1 - start_factor) * (t + 1) / warmup_iters)
+    s = t - warmup_iters
+    return eta_min + 0.5 * (base_lr - eta_min) * (1 + math.cos(s * math.pi / T_max))
+
+
+def _warmup_cosine_of_t(t, *, base_lr, warmup_iters, T_max, start_factor=1 / 3, eta_min=0.0):
+    warm = base_lr * (start_factor + (1 - start_factor) * t / warmup_iters)
+    cosine = eta_min + 0.5 * (base_lr - eta_min) * (1 + math.cos(math.pi * t / T_max))
+    return warm if t < warmup_iters else cosine
+
+
+def _cyclic_period_is_step_size(t, *, base_lr, max_lr, step_size_up=2000, step_size_down=None, mode="triangular",
+                                gamma=1.0):
+    period = step_size_up
+    cycle, into = divmod(t, period)
+    height = 1 - abs(2 * into / period - 1)
+    amplitude = {"triangular": 1.0, "triangular2": 0.5 ** cycle, "exp_range": gamma ** t}[mode]
+    return base_lr + (max_lr - base_lr) * height * amplitude
+
+
+def _cyclic2_per_half_cycle(t, *, base_lr, max_lr, step_size_up=2000, step_size_down=None, mode="triangular",
+                            gamma=1.0):
+    down = step_size_down or step_size_up
+    period = step_size_up + down
+    cycles, into = divmod(t, period)
+    rising = into <= step_size_up
+    height = into / step_size_up if rising else (period - into) / down
+    halvings = 2 * cycles + (0 if rising else 1)
+    amplitude = {"triangular": 1.0, "triangular2": 0.5 ** halvings, "exp_range": gamma ** t}[mode]
+    return base_lr + (max_lr - base_lr) * height * amplitude
+
+
+def _one_cycle_fastai_end(t, *, max_lr, total_steps, pct_start=0.3, anneal_strategy="cos", div_factor=25.0,
+                          final_div_factor=1e4, three_phase=False):
+    low, end = max_lr / div_factor, max_lr / final_div_factor
+    peak = pct_start * total_steps - 1
+    if three_phase:
+        points = [(0.0, low), (peak, max_lr), (2 * peak, low), (total_steps - 1, end)]
+    else:
+        points = [(0.0, low), (peak, max_lr), (total_steps - 1, end)]
+    k = next((i for i in range(1, len(points)) if t <= points[i][0]), len(points) - 1)
+    (s0, a), (s1, b) = points[k - 1], points[k]
+    p = (t - s0) / (s1 - s0)
+    if anneal_strategy == "linear":
+        return a + p * (b - a)
+    return b + (a - b) * (math.cos(math.pi * p) + 1) / 2
+
+
+def _plateau_wait(metric, lr, state, *, mode="min", factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel",
+                  cooldown=0, min_lr=0.0, eps=1e-8):
+    sign = 1 if mode == "min" else -1
+    best = state.get("best", sign * math.inf)
+    wait, cool = state.get("num_bad_epochs", 0), state.get("cooldown_counter", 0)
+    bar = best * (1 - sign * threshold) if threshold_mode == "rel" else best - sign * threshold
+    if sign * metric < sign * bar:
+        best, wait = metric, 0
+    else:
+        wait += 1
+    if cool > 0:
+        cool, wait = cool - 1, 0
+    if wait >= patience:                           # Keras: ReduceLROnPlateau's `self.wait >= self.patience`
+        new_lr = max(lr * factor, min_lr)
+        if lr - new_lr > eps:
+            lr = new_lr
+        cool, wait = cooldown, 0
+    return lr, {"best": best, "num_bad_epochs": wait, "cooldown_counter": cool}
+
+
+def _plateau_previous(metric, lr, state, *, mode="min", factor=0.1, patience=10, threshold=1e-4,
+                      threshold_mode="rel", cooldown=0, min_lr=0.0, eps=1e-8):
+    previous = state.get("best", math.inf if mode == "min" else -math.inf)
+    if mode == "min":
+        improved = metric < (previous * (1 - threshold) if threshold_mode == "rel" else previous - threshold)
+    else:
+        improved = metric > (previous * (1 + threshold) if threshold_mode == "rel" else previous + threshold)
+    bad = 0 if improved else state.get("num_bad_epochs", 0) + 1
+    cooling = state.get("cooldown_counter", 0)
+    if cooling:
+        cooling, bad = cooling - 1, 0
+    if bad > patience:
+        candidate = max(lr * factor, min_lr)
+        lr = candidate if lr - candidate > eps else lr
+        cooling, bad = cooldown, 0
+    return lr, {"best": metric, "num_bad_epochs": bad, "cooldown_counter": cooling}
+
+
+def _plateau_counts_in_place(metric, lr, state, *, mode="min", factor=0.1, patience=10, threshold=1e-4,
+                             threshold_mode="rel", cooldown=0, min_lr=0.0, eps=1e-8):
+    from optimlab.schedules import plateau_step
+
+    new_lr, new_state = plateau_step(metric, lr, dict(state), mode=mode, factor=factor, patience=patience,
+                                     threshold=threshold, threshold_mode=threshold_mode, cooldown=cooldown,
+                                     min_lr=min_lr, eps=eps)
+    state.clear()
+    state.update(new_state)
+    return new_lr, state
+
+
+def _range_plain_average(step_loss, *, start_lr=1e-7, end_lr=10.0, num_iter=100, beta=0.98, diverge_threshold=4.0):
+    lrs = np.geomspace(start_lr, end_lr, num_iter)
+    raw, smooth, avg = [], [], 0.0
+    for lr in lrs:
+        raw.append(step_loss(lr))
+        avg = avg * beta + raw[-1] * (1 - beta)
+        smooth.append(avg)
+        if len(smooth) > 1 and smooth[-1] > diverge_threshold * min(smooth[:-1]):
+            break
+    n = len(smooth)
+    return lrs[:n], np.array(raw), np.array(smooth), float(lrs[int(np.argmin(smooth))] / 10)
+
+
+def _range_no_tenth(step_loss, *, start_lr=1e-7, end_lr=10.0, num_iter=100, beta=0.98, diverge_threshold=4.0):
+    from optimlab.schedules import lr_range_test
+
+    lrs, losses, smoothed, suggested = lr_range_test(step_loss, start_lr=start_lr, end_lr=end_lr, num_iter=num_iter,
+                                                     beta=beta, diverge_threshold=diverge_threshold)
+    return lrs, losses, smoothed, suggested * 10
+
+
+def _range_stops_on_batch_loss(step_loss, *, start_lr=1e-7, end_lr=10.0, num_iter=100, beta=0.98,
+                               diverge_threshold=4.0):
+    out = {"lr": [], "loss": [], "smooth": []}
+    avg, best = 0.0, math.inf
+    i = 0
+    while i < num_iter:
+        lr = start_lr * (end_lr / start_lr) ** (i / (num_iter - 1))
+        loss = float(step_loss(lr))
+        avg = beta * avg + (1 - beta) * loss
+        out["lr"].append(lr)
+        out["loss"].append(loss)
+        out["smooth"].append(avg / (1 - beta ** (i + 1)))
+        if loss > diverge_threshold * best:
+            break
+        best = min(best, loss)
+        i += 1
+    smooth = np.array(out["smooth"])
+    return np.array(out["lr"]), np.array(out["loss"]), smooth, out["lr"][int(np.argmin(smooth))] / 10
+
+
 INDEPENDENT_MISTAKES = [
     ("minibatches", _mb_greater_equal, "dropping a full last batch when batch_size divides n"),
     ("minibatches", _mb_greater_equal_remaining, "dropping a full last batch when batch_size divides n"),
@@ -476,6 +666,25 @@ INDEPENDENT_MISTAKES = [
     ("rmsprop_update", _rmsprop_zeros, "float64 leaking into a float32 computation"),
     ("numerical_gradient", _ng_ravel, "wrong results for an input that is not C-contiguous"),
     ("numerical_gradient", _ng_fixed_h, "the step h ignored"),
+    ("step_lr", _step_counting_decays, "decaying one step early: (t + 1) // step_size"),
+    ("step_lr", _step_pow, "no floor: gamma ** (t / step_size)"),
+    ("multistep_lr", _multistep_searchsorted_unique, "a repeated milestone counted once"),
+    ("multistep_lr", _multistep_bisect_left, "decaying one step late: milestones < t"),
+    ("exponential_lr", _exponential_loop, "one decay too many: gamma ** (t + 1)"),
+    ("cosine_annealing_lr", _cosine_stops_at_eta_min, "the cosine clamped after T_max"),
+    ("cosine_annealing_lr", _cosine_one_based, "counting the steps from 1"),
+    ("linear_lr", _linear_ramp_from_zero, "a ramp from 0 (start_factor ignored)"),
+    ("warmup_cosine_lr", _warmup_one_based, "a warmup with (t + 1) / warmup_iters"),
+    ("warmup_cosine_lr", _warmup_cosine_of_t, "the cosine not restarted at the milestone"),
+    ("cyclic_lr", _cyclic_period_is_step_size, "step_size_up taken as the whole cycle"),
+    ("cyclic_lr", _cyclic2_per_half_cycle, "triangular2 halving every half cycle"),
+    ("one_cycle_lr", _one_cycle_fastai_end, "a final rate of max_lr / final_div_factor"),
+    ("plateau_step", _plateau_wait, "reducing one call early (Keras' rule, num_bad_epochs >= patience)"),
+    ("plateau_step", _plateau_previous, "comparing with the last metric instead of the best"),
+    ("plateau_step", _plateau_counts_in_place, "modifying an input in place"),
+    ("lr_range_test", _range_plain_average, "a moving average without bias correction"),
+    ("lr_range_test", _range_no_tenth, "suggesting the minimum itself"),
+    ("lr_range_test", _range_stops_on_batch_loss, "stopping on the raw loss instead of the smoothed one"),
 ]
 
 
@@ -677,10 +886,14 @@ def test_the_reference_numerical_gradient_is_right_on_every_layout(check, ref, l
     assert np.array_equal(laid_out, x)
 
 
+#: Exercises whose inputs are numbers (and, for the range test, a function): no array, so no memory layout.
+NUMBER_INPUTS = {"minibatches", *(e.name for e in units()["05_schedules"])}
+
+
 def test_every_exercise_has_a_public_case_with_an_input_that_is_not_c_contiguous(check):
     for exercise in EXERCISES:
-        if exercise.name == "minibatches":
-            continue  # its inputs are numbers
+        if exercise.name in NUMBER_INPUTS:
+            continue
         cases = check.load_spec(exercise.name)["cases"]
         assert any(check._has_layouts(c["args"]) or check._has_layouts(c.get("steps")) for c in cases), exercise.name
 
@@ -690,10 +903,105 @@ def test_the_hidden_cases_cover_layouts_and_boundaries(check):
     rng = np.random.default_rng(5)
     for exercise in EXERCISES:
         cases = [c for _ in range(8) for c in exercise.hidden(rng)]
-        if exercise.name != "minibatches":
+        if exercise.name not in NUMBER_INPUTS:
             assert any(check._has_layouts(c["args"]) or check._has_layouts(c.get("steps")) for c in cases)
     batches = [c["args"] for _ in range(10) for c in by_name["minibatches"].hidden(rng)]
     assert any(a["drop_last"] and a["n"] % a["batch_size"] == 0 for a in batches)
     assert any(a["batch_size"] == 1 for a in batches) and any(a["batch_size"] > a["n"] for a in batches)
     runs = [c["args"] for _ in range(10) for c in by_name["momentum_update"].hidden(rng)]
     assert any(a["momentum"] == 0 and a["weight_decay"] > 0 for a in runs)
+
+
+# Runs of independent calls with named steps (the schedules of unit 05), and fresh stateful case arguments.
+
+
+def _wrong_only_at(t_wrong, function):
+    def buggy(t, **settings):
+        lr = function(t, **settings)
+        return lr * 1.01 if t == t_wrong else lr
+    return buggy
+
+
+def test_a_schedule_failure_names_the_step_t_and_shows_the_steps_compactly(check, ref):
+    step_lr = submodule(ref, "schedules").step_lr
+    _, failure = check.run_check(check.load_spec("step_lr"), _wrong_only_at(7, step_lr))
+    assert "step_lr is not right yet: the learning rate at t = 7 has the wrong value." in failure
+    assert "  the learning rate at t = 7:\n    expected: 0.05\n    got:      0.0505" in failure
+    assert "    t         = 0, 1, 2, ..., 29\n    (one call for each t, with the other arguments as above)" in failure
+    assert "step 1:" not in failure and "after step" not in failure and len(failure.splitlines()) < 20
+
+
+def test_a_schedule_that_raises_is_reported_at_its_t(check):
+    def raises_late(t, *, base_lr, gamma):
+        if t >= 5:
+            raise ValueError("t too large")
+        return base_lr * gamma**t
+
+    _, failure = check.run_check(check.load_spec("exponential_lr"), raises_late)
+    assert "exponential_lr raised ValueError at t = 5: t too large" in failure
+
+
+def test_a_schedule_wrong_before_it_raises_names_both(check):
+    def wrong_then_raises(t, *, base_lr, gamma):
+        if t >= 5:
+            raise ValueError("t too large")
+        return base_lr * gamma ** (t + 1)
+
+    _, failure = check.run_check(check.load_spec("exponential_lr"), wrong_then_raises)
+    assert "the learning rate at t = 0 has the wrong value (and then it raised ValueError at t = 5)." in failure
+
+
+def test_a_run_without_carry_calls_once_per_step_with_only_the_varying_argument_changed(check):
+    calls = []
+
+    def record(t, **settings):
+        calls.append((t, settings))
+        return (1, 2)  # not what a schedule returns: with nothing carried, the run goes on regardless
+
+    case = check.load_spec("cosine_annealing_lr")["cases"][0]
+    observation = check.collect(record, {k: v for k, v in case.items() if k not in ("expected", "mistakes")})
+    assert [t for t, _ in calls] == list(range(60)) and all(s == calls[0][1] for _, s in calls)
+    assert len(observation["output"]["steps"]) == 60 and "stopped" not in observation
+
+
+def test_a_plateau_failure_names_the_call_and_its_metric(check, ref):
+    plateau_step = submodule(ref, "schedules").plateau_step
+
+    def best_off_from_the_fifth_call(metric, lr, state, **settings):
+        new_lr, new_state = plateau_step(metric, lr, state, **settings)
+        calls.append(1)
+        return new_lr, dict(new_state, best=new_state["best"] + (0.5 if len(calls) == 5 else 0.0))
+
+    calls = []
+    spec = check.load_spec("plateau_step")
+    spec = dict(spec, cases=[c for c in spec["cases"] if c["label"].startswith("a dip to 0.6")])
+    _, failure = check.run_check(spec, best_off_from_the_fifth_call)
+    assert "plateau_step is not right yet: state['best'] after call 5 (metric 0.65) has the wrong value" in failure
+    assert "metric         = one per step: [1.0, 0.8, 0.6, 0.66, 0.65," in failure
+    assert "parameter right, state wrong" not in failure  # an optimizer's diagnosis, not a schedule's
+    assert max(map(len, failure.splitlines()[:25])) <= 120
+
+
+def test_a_case_factory_gives_a_fresh_stateful_object_for_every_call(check, ref):
+    case = check.load_spec("lr_range_test")["cases"][1]
+    first, second = check.decode(case["args"]["step_loss"]), check.decode(case["args"]["step_loss"])
+    assert first is not second
+    losses = [first(0.5) for _ in range(3)]
+    assert losses[0] != losses[1] and [second(0.5) for _ in range(3)] == losses  # each call trains, from the start
+    lr_range_test = submodule(ref, "schedules").lr_range_test
+    blind = {k: v for k, v in case.items() if k not in ("expected", "mistakes")}
+    assert check.collect(lr_range_test, blind)["output"] == check.collect(lr_range_test, blind)["output"]
+    assert "step_loss         = simulated_training(curvatures=[4.0, 0.5, 0.05]," in check.format_case(case)
+
+
+def test_the_simulated_training_falls_below_2_over_the_top_curvature_and_blows_up_above(check):
+    def losses(lr, steps=20, **settings):
+        step_loss = check.simulated_training(curvatures=(4.0, 0.5), start=(1.0, 1.0), floor=0.1, **settings)
+        return [step_loss(lr) for _ in range(steps)]
+
+    assert losses(1e-6)[-1] > 0.99 * losses(1e-6)[0]                  # tiny rates: hardly any progress
+    assert losses(0.2)[-1] < losses(0.05)[-1] < 0.5 * losses(0.05)[0]  # larger rates: faster
+    diverging = losses(0.6)                                             # past 2 / 4 = 0.5
+    assert all(a < b for a, b in zip(diverging[3:], diverging[4:])) and diverging[-1] > 100
+    noisy = losses(0.2, noise=0.3, seed=1)
+    assert noisy == losses(0.2, noise=0.3, seed=1) != losses(0.2, noise=0.3, seed=2)

@@ -114,11 +114,12 @@ class CaseFunction:
 
 def units() -> dict[str, list[Exercise]]:
     """Every unit's exercises, in the order the notebooks introduce them."""
-    from . import unit01, unit02, unit03, unit04
+    from . import unit01, unit02, unit03, unit04, unit05
 
     return {
         "01_gradient_descent": unit01.EXERCISES,
         "02_momentum": unit02.EXERCISES,
         "03_adaptive": unit03.EXERCISES,
         "04_adam": unit04.EXERCISES,
+        "05_schedules": unit05.EXERCISES,
     }
