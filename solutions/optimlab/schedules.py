@@ -15,13 +15,13 @@ function                class              notebook section
 step_lr                 StepLR             1. A schedule is a function of the step
 multistep_lr            MultiStepLR        1. A schedule is a function of the step
 exponential_lr          ExponentialLR      1. A schedule is a function of the step
-cosine_annealing_lr     CosineAnnealingLR  2. Cosine annealing and warmup
-linear_lr               LinearLR           2. Cosine annealing and warmup
-warmup_cosine_lr        SequentialLR       2. Cosine annealing and warmup
-cyclic_lr               CyclicLR           3. Cyclical schedules and one cycle
-one_cycle_lr            OneCycleLR         3. Cyclical schedules and one cycle
-plateau_step            ReduceLROnPlateau  4. Reduce on plateau
-lr_range_test           (none)             5. The learning-rate range test
+cosine_annealing_lr     CosineAnnealingLR  3. Cosine annealing and warmup
+linear_lr               LinearLR           3. Cosine annealing and warmup
+warmup_cosine_lr        SequentialLR       3. Cosine annealing and warmup
+cyclic_lr               CyclicLR           4. Cyclical schedules and one cycle
+one_cycle_lr            OneCycleLR         4. Cyclical schedules and one cycle
+plateau_step            ReduceLROnPlateau  6. Reduce on plateau
+lr_range_test           (none)             7. The learning-rate range test
 ======================  =================  ===========================================
 
 Conventions, as torch's:
@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -229,10 +229,10 @@ def exponential_lr(t: int, *, base_lr: float, gamma: float) -> float:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# 2. Cosine annealing and warmup.
+# 3. Cosine annealing and warmup.
 
 
-@exercise(unit="05_schedules", section="2. Cosine annealing and warmup")
+@exercise(unit="05_schedules", section="3. Cosine annealing and warmup")
 def cosine_annealing_lr(t: int, *, base_lr: float, T_max: int, eta_min: float = 0.0) -> float:
     r"""The learning rate of cosine annealing at step ``t``, as ``CosineAnnealingLR`` sets it.
 
@@ -271,7 +271,7 @@ def cosine_annealing_lr(t: int, *, base_lr: float, T_max: int, eta_min: float = 
     ### END SOLUTION
 
 
-@exercise(unit="05_schedules", section="2. Cosine annealing and warmup")
+@exercise(unit="05_schedules", section="3. Cosine annealing and warmup")
 def linear_lr(t: int, *, base_lr: float, start_factor: float = 1 / 3, end_factor: float = 1.0,
               total_iters: int = 5) -> float:
     r"""The learning rate of a linear ramp at step ``t``, as ``LinearLR`` sets it (used for warmup).
@@ -306,7 +306,7 @@ def linear_lr(t: int, *, base_lr: float, start_factor: float = 1 / 3, end_factor
     ### END SOLUTION
 
 
-@exercise(unit="05_schedules", section="2. Cosine annealing and warmup")
+@exercise(unit="05_schedules", section="3. Cosine annealing and warmup")
 def warmup_cosine_lr(t: int, *, base_lr: float, warmup_iters: int, T_max: int, start_factor: float = 1 / 3,
                      eta_min: float = 0.0) -> float:
     r"""A linear warmup followed by cosine annealing, as torch's ``SequentialLR`` of the two sets it.
@@ -358,10 +358,10 @@ def warmup_cosine_lr(t: int, *, base_lr: float, warmup_iters: int, T_max: int, s
 
 
 # --------------------------------------------------------------------------------------------------------------
-# 3. Cyclical schedules and one cycle.
+# 4. Cyclical schedules and one cycle.
 
 
-@exercise(unit="05_schedules", section="3. Cyclical schedules and one cycle")
+@exercise(unit="05_schedules", section="4. Cyclical schedules and one cycle")
 def cyclic_lr(t: int, *, base_lr: float, max_lr: float, step_size_up: float = 2000, step_size_down: float | None = None,
               mode: str = "triangular", gamma: float = 1.0) -> float:
     r"""The cyclical learning rate of Smith (2017) at step ``t``, as ``CyclicLR`` sets it.
@@ -424,7 +424,7 @@ def cyclic_lr(t: int, *, base_lr: float, max_lr: float, step_size_up: float = 20
     ### END SOLUTION
 
 
-@exercise(unit="05_schedules", section="3. Cyclical schedules and one cycle")
+@exercise(unit="05_schedules", section="4. Cyclical schedules and one cycle")
 def one_cycle_lr(t: int, *, max_lr: float, total_steps: int, pct_start: float = 0.3, anneal_strategy: str = "cos",
                  div_factor: float = 25.0, final_div_factor: float = 1e4, three_phase: bool = False) -> float:
     r"""The learning rate of the one-cycle policy (Smith & Topin, 2018) at step ``t``, as ``OneCycleLR`` sets it.
@@ -491,10 +491,11 @@ def one_cycle_lr(t: int, *, max_lr: float, total_steps: int, pct_start: float = 
         raise ValueError(f"t must be at most total_steps = {total_steps} (the rate after the last of the "
                          f"total_steps steps), got {t!r}: torch raises when the scheduler is stepped once more")
     ends = _one_cycle_ends(total_steps, pct_start, three_phase)
-    # ends = the phase ends e_1, e_2 (, e_3), floats (see the docstring); the phases' values are
-    # initial = max_lr / div_factor, max_lr and final = initial / final_div_factor, in the order the docstring
-    # gives. Find the phase of t (the first whose end is >= t, else the last), its start (the previous end, 0.0
-    # for the first), p = (t - start) / (end - start), and anneal from the phase's start value to its end value.
+    # `ends` holds the phase ends e_1, e_2 (, e_3), floats (see the docstring). The phases go through the initial
+    # rate (max_lr over div_factor), max_lr and the final rate (the initial one over final_div_factor), in the
+    # order the docstring gives. Find the phase of t (the first whose end is >= t, else the last), its start (the
+    # previous end, 0.0 for the first), the fraction p of the phase done at t, and anneal from the phase's start
+    # value to its end value.
     ### BEGIN SOLUTION
     initial = max_lr / div_factor
     final = initial / final_div_factor
@@ -526,10 +527,10 @@ def _one_cycle_ends(total_steps: int, pct_start: float, three_phase: bool) -> li
 
 
 # --------------------------------------------------------------------------------------------------------------
-# 4. Reduce on plateau.
+# 6. Reduce on plateau.
 
 
-@exercise(unit="05_schedules", section="4. Reduce on plateau")
+@exercise(unit="05_schedules", section="6. Reduce on plateau")
 def plateau_step(metric: float, lr: float, state: dict, *, mode: str = "min", factor: float = 0.1,
                  patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
                  min_lr: float = 0.0, eps: float = 1e-8) -> tuple[float, dict]:
@@ -637,10 +638,10 @@ def _check_plateau(*, mode, factor, patience, threshold, threshold_mode, cooldow
 
 
 # --------------------------------------------------------------------------------------------------------------
-# 5. The learning-rate range test.
+# 7. The learning-rate range test.
 
 
-@exercise(unit="05_schedules", section="5. The learning-rate range test")
+@exercise(unit="05_schedules", section="7. The learning-rate range test")
 def lr_range_test(step_loss: Callable[[float], float], *, start_lr: float = 1e-7, end_lr: float = 10.0,
                   num_iter: int = 100, beta: float = 0.98, diverge_threshold: float = 4.0,
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -702,7 +703,7 @@ def lr_range_test(step_loss: Callable[[float], float], *, start_lr: float = 1e-7
     # Then stop if the smoothed loss is not finite (math.isfinite) or exceeds diverge_threshold times the best
     # smoothed loss *before* this step. The suggestion: the rate at the smallest finite smoothed loss, over 10.
     ### BEGIN SOLUTION
-    lrs, losses, smoothed = [], [], []
+    lrs, raw, smoothed = [], [], []
     average, best = 0.0, math.inf
     for i in range(num_iter):
         lr = start_lr * (end_lr / start_lr) ** (i / (num_iter - 1))
@@ -710,14 +711,14 @@ def lr_range_test(step_loss: Callable[[float], float], *, start_lr: float = 1e-7
         average = beta * average + (1 - beta) * loss
         smooth = average / (1 - beta ** (i + 1))
         lrs.append(lr)
-        losses.append(loss)
+        raw.append(loss)
         smoothed.append(smooth)
         if not math.isfinite(smooth) or (i > 0 and smooth > diverge_threshold * best):
             break
         best = min(best, smooth)
     smoothed = np.array(smoothed, dtype=np.float64)
     lowest = int(np.argmin(np.where(np.isfinite(smoothed), smoothed, np.inf)))
-    return np.array(lrs, dtype=np.float64), np.array(losses, dtype=np.float64), smoothed, float(lrs[lowest] / 10)
+    return np.array(lrs, dtype=np.float64), np.array(raw, dtype=np.float64), smoothed, float(lrs[lowest] / 10)
     ### END SOLUTION
 
 
@@ -994,20 +995,19 @@ class OneCycleLR(_CyclesMomentum):
         return one_cycle_lr(t, **self.settings)
 
     def momentum_at(self, t):
+        """The momentum at step ``t``: through the phases of the learning rate, from max_momentum down to
+        base_momentum while the rate climbs, and back up while it falls."""
         s = self.settings
         ends = _one_cycle_ends(s["total_steps"], s["pct_start"], s["three_phase"])
         high, low = self.max_momentum, self.base_momentum
-        values = [high, low, high, high] if s["three_phase"] else [high, low, high]
-        start = 0.0
-        for k, end in enumerate(ends):
-            if t <= end or k == len(ends) - 1:
-                p = (t - start) / (end - start)
-                a, b = values[k], values[k + 1]
-                if s["anneal_strategy"] == "cos":
-                    return b + (a - b) / 2.0 * (math.cos(math.pi * p) + 1)
-                return (b - a) * p + a
-            start = end
-        raise AssertionError("unreachable: the last phase takes every later step")
+        targets = [high, low, high, high] if s["three_phase"] else [high, low, high]
+        phase = min(bisect_left(ends, t), len(ends) - 1)       # the first phase that ends at or after t
+        begin = ends[phase - 1] if phase else 0.0
+        fraction = (t - begin) / (ends[phase] - begin)
+        first, last = targets[phase], targets[phase + 1]
+        if s["anneal_strategy"] == "cos":
+            return last + (first - last) * (1 + math.cos(math.pi * fraction)) / 2
+        return first + (last - first) * fraction
 
 
 class ReduceLROnPlateau:
