@@ -53,6 +53,8 @@ SAMPLES: dict[str, Sample] = {
             (f"{PACKAGE}/data.py", "stop = n - n % batch_size if drop_last else n", "stop = n - n % batch_size"),
             (f"{PACKAGE}/optim.py", "step_size = lr / (1 - beta1**step)", "step_size = lr"),
             (f"{PACKAGE}/optim.py", "sqrt_correction2 = math.sqrt(1 - beta2**step)", "sqrt_correction2 = 1.0"),
+            (f"{PACKAGE}/schedules.py", "return float(base_lr * gamma ** (int(t) // int(step_size)))",
+             "return float(base_lr * gamma ** ((int(t) + 1) // int(step_size)))"),
         ),
         notebook_edits={"answer-lr-budget": "lr_budget = 0.25\n"}),
     "Broken Sample_31_assignsubmission_file_course.zip": Sample(

@@ -301,6 +301,19 @@ def test_a_completed_notebook_runs_and_its_explorers_redraw(lab, browser, path, 
                     assert cell.locator(PICTURE).get_attribute("src") != old, "the picture changed"
                     assert after != before, f"cell {index}, slider {slider}: the readout moved"
                     times.append(latency)
+            # An explorer with a menu (unit 05's schedules): another choice redraws, with its own sliders.
+            menus = cell.locator(".widget-dropdown select")
+            if menus.count():
+                options = menus.first.locator("option").all_inner_texts()
+                for option in [o for o in options if o != menus.first.input_value()][-2:]:
+                    old = cell.locator(PICTURE).get_attribute("src")
+                    menus.first.select_option(label=option)
+                    nb.page.wait_for_function(
+                        "([cell, old]) => { const i = cell.querySelector(%r); return i && i.src !== old; }"
+                        % PICTURE, arg=[cell.element_handle(), old], timeout=30_000)
+                    latency, before, after = _move(nb, cell, 0)
+                    assert after != before, f"cell {index}, {option}: the readout moved"
+                    times.append(latency)
             status = cell.locator(".widget-html").inner_text()
             assert "✘" not in status, f"cell {index}: {status}"
         assert nb.error_outputs() == [], "error output after moving the sliders"

@@ -116,7 +116,8 @@ def test_broken_code_costs_only_its_own_points(klass):
     assert "CPU time" in loops["status"] or "did not finish" in loops["status"]
     assert hidden["gd_update"] == "0" and "gd_update" not in hidden["status"]
     others = [name for name in grade.columns()[1] if name != "gd_update"]
-    assert all(loops[name] == hidden[name] == "1" for name in others)
+    perfect = rows["perfect"]
+    assert all(loops[name] == hidden[name] == perfect[name] != "0" for name in others)
     assert all(loops[unit] == "0" for unit in UNITS), "no notebooks were submitted"
 
 
@@ -133,7 +134,7 @@ def test_a_dead_kernel_or_a_corrupt_notebook_costs_that_notebook_only(klass):
         row = rows[student]
         assert row[UNITS[0]] == "0" and words in row["status"]
         assert row[UNITS[1]] == perfect[UNITS[1]] != "0"
-        assert all(row[name] == "1" for name in grade.columns()[1])
+        assert all(row[name] == perfect[name] != "0" for name in grade.columns()[1])
 
 
 def test_feedback_names_the_mistake_and_hides_hidden_cases(klass):
@@ -321,9 +322,12 @@ def test_the_readme_demo_samples_are_made_on_demand_and_grade_as_described(tmp_p
     perfect = rows["perfect"]
     assert perfect["total"] == perfect["max_total"] and perfect["status"] == "ok"
     mistakes = rows["mistakes"]
-    assert [mistakes[f] for f in ("gd_update", "least_squares_grad", "minibatches", "adam_update")] == ["0"] * 4
+    assert [mistakes[f] for f in ("gd_update", "least_squares_grad", "minibatches", "adam_update", "step_lr")] == [
+        "0"] * 5
+    assert mistakes["multistep_lr"] == perfect["multistep_lr"] != "0"
     assert mistakes[UNITS[0]] == "1"                           # lr_budget is wrong, lr_max is right
     assert "wrong sign" in (tmp_path / "out" / "feedback" / "mistakes.html").read_text()
+    assert "decaying one step early" in (tmp_path / "out" / "feedback" / "mistakes.html").read_text()
     partial = rows["partial"]
     assert {f for f in functions if partial[f] == "1"} == {"gd_update", "least_squares_grad", "minibatches"}
     broken = rows["broken_sample"]

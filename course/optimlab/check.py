@@ -24,11 +24,19 @@ A case may describe a *run* of several steps instead of one call (an optimizer's
 arguments that the outputs of one call feed into the next (``"carry": ["param", "state"]``). :func:`collect` then
 calls the function once per step, checks that each step's output has the structure the next step needs, and
 records the output of every step; :func:`judge` names the first step where something differs, and what: "the
-parameter after step 3", "state['exp_avg_sq'] after step 5".
+parameter after step 3", "state['exp_avg_sq'] after step 5". A run may carry nothing (``"carry": []``): a
+learning-rate schedule is one call per step ``t``, each independent of the others. And it may name its steps
+(``"name": "at t = {t}"``, formatted with that step's values of the varying arguments and with ``step``, its number
+from 1), so that messages say "the learning rate at t = 4" where they would say "after step 5".
 
 An array argument may carry a ``"layout"``: ``"F"`` (Fortran-ordered, as ``W.T`` of a C-ordered matrix is),
 ``"strided"`` (every other element of a larger buffer) or ``"reversed"`` (a view with negative strides), so that
 the checks cover the arrays a caller really passes, not only fresh C-contiguous ones.
+
+A callable argument is named in the data: ``{"function": name}`` is one of the test functions of
+:data:`CASE_FUNCTIONS`, and ``{"function": name, "kwargs": {...}}`` is a *fresh* object made by the factory
+``CASE_FACTORIES[name]`` for every call (a simulated training that the function under check drives step by step),
+so that every call starts from the same state.
 """
 
 from __future__ import annotations
@@ -105,6 +113,43 @@ CASE_GRADIENTS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
+def simulated_training(curvatures=(1.0, 0.1), start=(1.0, 1.0), floor: float = 0.1, noise: float = 0.0,
+                       seed: int = 0) -> Callable[[float], float]:
+    r"""A stand-in for training a network, for the learning-rate range test: returns ``step_loss(lr) -> loss``.
+
+    Each call of ``step_loss`` takes one step of SGD, at the learning rate it is given, on a mini-batch of the
+    quadratic loss
+
+    .. math:: \ell(w) = \ell_\text{floor} + \tfrac12 \sum_j h_j (w_j - z_j)^2, \qquad z_j \sim \mathcal N(0, \sigma^2)
+
+    and returns that batch's loss before the step, as a training loop reports it; :math:`h` is ``curvatures``,
+    :math:`w` starts at ``start``, :math:`\ell_\text{floor}` is ``floor`` and :math:`\sigma` is ``noise`` (drawn
+    from ``np.random.default_rng(seed)``; 0 for batches without noise). As for a real network, the loss hardly
+    moves at tiny learning rates, falls faster as the rate grows, and blows up once the rate passes
+    :math:`2 / \max_j h_j`, where each step overshoots along the steepest direction. ``step_loss`` has a state
+    (the weights, the generator): every call trains, so a fresh one is made for every check.
+    """
+    h = np.array(curvatures, dtype=np.float64)
+    w = np.array(start, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+
+    def step_loss(lr: float) -> float:
+        nonlocal w
+        residual = w - noise * rng.standard_normal(h.shape)
+        loss = floor + 0.5 * float(np.sum(h * residual * residual))
+        w = w - lr * h * residual
+        return loss
+
+    return step_loss
+
+
+#: Factories of stateful case arguments: ``{"function": name, "kwargs": {...}}`` decodes to a fresh
+#: ``CASE_FACTORIES[name](**kwargs)`` at every call.
+CASE_FACTORIES: dict[str, Callable[..., Callable]] = {
+    "simulated_training": simulated_training,
+}
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Encoding values as JSON and back.
 
@@ -169,7 +214,7 @@ def with_layout(array: np.ndarray, layout: str | None) -> np.ndarray:
 
 def decode(data: Any) -> Any:
     """Rebuild an argument from its encoding: arrays (in their layout), rngs (``{"rng": seed}``), case
-    functions, tuples, dicts."""
+    functions, fresh objects of the case factories, tuples, dicts."""
     if isinstance(data, dict):
         if "array" in data:
             array = np.array(data["array"], dtype=np.dtype(data["dtype"])).reshape(data["shape"])
@@ -177,6 +222,9 @@ def decode(data: Any) -> Any:
         if "rng" in data:
             return np.random.default_rng(data["rng"])
         if "function" in data:
+            if data["function"] in CASE_FACTORIES:
+                kwargs = {name: decode(value) for name, value in data.get("kwargs", {}).items()}
+                return CASE_FACTORIES[data["function"]](**kwargs)
             return CASE_FUNCTIONS[data["function"]]
         if "float" in data:
             return float(data["float"])
@@ -337,7 +385,8 @@ def _fingerprint(value: Any) -> Any:
 
 def _run_steps(fn: Callable, case: dict, *, reraise) -> dict:
     """Run ``fn`` for several steps: each step sets the arguments of ``steps["vary"]`` to that step's values;
-    the outputs of a step become the arguments ``steps["carry"]`` of the next.
+    the outputs of a step become the arguments ``steps["carry"]`` of the next (with no carry, the calls are
+    independent: only the varying arguments change).
 
     The observation's output is ``{"steps": [output of step 1, output of step 2, ...]}``. The run stops early
     when a step raises (``error`` gets the step number, ``output`` the steps before), modifies an input
@@ -371,6 +420,8 @@ def _run_steps(fn: Callable, case: dict, *, reraise) -> dict:
             return dict(done, shares_memory=observation["shares_memory"], shares_memory_at_step=k + 1)
         if k + 1 == n_steps:
             break
+        if not carry:
+            continue  # independent calls: nothing a call returns feeds the next one
         fed = raw if len(carry) > 1 else (raw,)
         reason = _unfit(fed, carry, initial)
         if reason:
@@ -417,6 +468,30 @@ class Problem:
     step: int | None = None     # in a run, the step (from 1)
 
 
+def step_names(case: dict) -> list[str] | None:
+    """The names of a run's steps in messages, from its ``steps["name"]`` template: ``"at t = {t}"`` gives
+    "at t = 0", "at t = 1", ... (the template's fields are the varying arguments' values at that step, and
+    ``step``, its number from 1). ``None`` when the case names no steps, or the template does not fit."""
+    plan = case.get("steps") if isinstance(case, dict) else None
+    template = plan.get("name") if isinstance(plan, dict) else None
+    if not isinstance(template, str):
+        return None
+    try:
+        vary = {name: [decode(v) for v in values] for name, values in plan["vary"].items()}
+        count = len(next(iter(vary.values())))
+        return [template.format(step=k + 1, **{name: values[k] for name, values in vary.items()})
+                for k in range(count)]
+    except Exception:  # noqa: BLE001 — a template that does not fit leaves the default names
+        return None
+
+
+def _step_phrase(names: list[str] | None, step: int, default: str = "after step {step}") -> str:
+    """How step ``step`` (from 1) is named: its name, or ``default`` for a run that names no steps."""
+    if names and isinstance(step, int) and 0 < step <= len(names):
+        return names[step - 1]
+    return default.format(step=step)
+
+
 def difference(expected: Any, got: Any, what: str, parts: list[str] | None = None) -> str | None:
     """Describe, in words, how ``got`` differs from ``expected`` (both encoded); ``None`` when they agree.
 
@@ -428,8 +503,11 @@ def difference(expected: Any, got: Any, what: str, parts: list[str] | None = Non
 
 
 def problems(expected: Any, got: Any, what: str, *, parts: list[str] | None = None, after: str = "",
-             step: int | None = None) -> list[Problem]:
-    """Every quantity in which ``got`` differs from ``expected`` (in a run: at the first step that differs)."""
+             step: int | None = None, step_names: list[str] | None = None) -> list[Problem]:
+    """Every quantity in which ``got`` differs from ``expected`` (in a run: at the first step that differs).
+
+    ``step_names`` names the steps of a run (see :func:`step_names`); by default, step ``k`` is "after step k".
+    """
     label = what + after
 
     def one(message: str) -> list[Problem]:
@@ -440,10 +518,12 @@ def problems(expected: Any, got: Any, what: str, *, parts: list[str] | None = No
         if not isinstance(got_steps, list):
             return one(f"{label} should be the outputs of {len(expected['steps'])} steps, got {_describe(got)}")
         for k, (e, g) in enumerate(zip(expected["steps"], got_steps), start=1):
-            found = problems(e, g, what, parts=parts, after=f"{after} after step {k}", step=k)
+            found = problems(e, g, what, parts=parts, after=f"{after} {_step_phrase(step_names, k)}", step=k)
             if found:
                 return found
         if len(got_steps) < len(expected["steps"]):
+            if step_names:
+                return one(f"{label} stopped after {len(got_steps)} of {len(expected['steps'])} calls")
             return one(f"{label} stopped after step {len(got_steps)} of {len(expected['steps'])}")
         return []
     if isinstance(expected, dict) and "tuple" in expected:
@@ -585,10 +665,12 @@ def _judge(spec: dict, case: dict, observation: dict) -> Verdict:
             "np.random (np.random.shuffle, np.random.permutation, ...) instead of the rng it is given.",
             mistake=title,
         )
+    names = step_names(case)
     modified = observation.get("modified") or []
     if modified:
         args = ", ".join(f"`{a}`" for a in modified)
-        at_step = f" at step {observation['modified_at_step']}" if "modified_at_step" in observation else ""
+        at_step = (" " + _step_phrase(names, observation["modified_at_step"], "at step {step}")
+                   if "modified_at_step" in observation else "")
         if any(isinstance(case["args"].get(a), dict) and "dict" in case["args"][a] for a in modified):
             advice = ("Return a new state instead: a new dict (`dict(state)` makes one) holding new arrays "
                       "(`x = a * x + b` builds a new array; `x *= a` and `x += b` change the caller's), so that the "
@@ -602,13 +684,13 @@ def _judge(spec: dict, case: dict, observation: dict) -> Verdict:
     shared = observation.get("shares_memory")
     if shared and "steps" in case and isinstance(got, dict) and isinstance(got.get("steps"), list):
         expected = {"steps": expected["steps"][:len(got["steps"])]}  # the run stopped at the shared output
-    found = problems(expected, got, returns, parts=parts)
+    found = problems(expected, got, returns, parts=parts, step_names=names)
     if not found and shared:
         first = shared[0]
         what = _output_name(first["output"], returns, parts)
         source = _input_name(first["input"])
         step = observation.get("shares_memory_at_step")
-        at_step = f" after step {step}" if step else ""
+        at_step = " " + _step_phrase(names, step) if step else ""
         return Verdict(
             False,
             f"{what}{at_step} shares memory with the input {source} (np.shares_memory is True): it is that array, "
@@ -641,18 +723,23 @@ def _error_verdict(spec: dict, case: dict, observation: dict) -> Verdict:
     error = observation["error"] if isinstance(observation["error"], dict) else {"message": observation["error"]}
     kind, message = str(error.get("type", "an exception")), str(error.get("message", ""))
     step = error.get("step")
+    names = step_names(case)
     earlier = observation.get("output")
     if "steps" in case and isinstance(earlier, dict) and isinstance(earlier.get("steps"), list) and earlier["steps"]:
         done = len(earlier["steps"])
-        found = problems({"steps": case["expected"]["steps"][:done]}, earlier, returns, parts=parts)
+        found = problems({"steps": case["expected"]["steps"][:done]}, earlier, returns, parts=parts,
+                         step_names=names)
         if found:
-            then = f" (and step {step} then raised {kind})" if step else ""
+            if step and names:
+                then = f" (and then it raised {kind} {_step_phrase(names, step)})"
+            else:
+                then = f" (and step {step} then raised {kind})" if step else ""
             verdict = _judge(spec, case, {"output": earlier, "modified": []})
             verdict.message = verdict.message.rstrip(".") + then + "."
             return verdict
     if kind == "NotImplementedError":
         return Verdict(False, f"{name} is not implemented yet.", not_implemented=True)
-    at_step = f" at step {step}" if step else ""
+    at_step = " " + _step_phrase(names, step, "at step {step}") if step else ""
     return Verdict(False, f"{name} raised {kind}{at_step}: {message}")
 
 
@@ -710,7 +797,7 @@ def _diagnose_structure(spec, case, observation, found):
         return None
     first, second = items
     if isinstance(first, dict) and "dict" in first and isinstance(second, dict) and "array" in second:
-        at = f" at step {step}" if step else ""
+        at = " " + _step_phrase(step_names(case), step, "at step {step}") if step else ""
         return (SWAPPED, f"{spec['name']} returned the state first and the parameter second{at}; the caller "
                          "unpacks `new_param, new_state = ...`")
     return None
@@ -729,7 +816,7 @@ def _diagnose_dtype(spec, case, observation, found):
               and p.expected.get("dtype") == "float32" and p.got.get("dtype") == "float64"]
     if not leaked:
         return None
-    at = f" after step {found[0].step}" if found[0].step else ""
+    at = " " + _step_phrase(step_names(case), found[0].step) if found[0].step else ""
     in_state = [q for q in leaked if q.startswith("state")]
     if in_state:
         cause = (f"{', '.join(in_state)}{at} became float64: an array started with np.zeros(shape) or "
@@ -745,12 +832,13 @@ def _diagnose_dtype(spec, case, observation, found):
 def _diagnose_run(spec, case, observation, found):
     """Optimizer runs: the velocity form of momentum; the parameter right but not the state, or the reverse."""
     parts = spec.get("parts") or []
-    if "steps" not in case or len(parts) != 2:
+    if "steps" not in case or len(parts) != 2 or case["steps"].get("carry") != ["param", "state"]:
         return None
     param_name, state_name = parts
     step = found[0].step
     if step is None or any(p.step != step for p in found):
         return None
+    at = _step_phrase(step_names(case), step)
     quantities = [p.quantity for p in found]
     state_problems = all(q.startswith(f"{state_name}[") for q in quantities)
     if state_problems and quantities == [f"{state_name}['momentum_buffer']"]:
@@ -760,12 +848,12 @@ def _diagnose_run(spec, case, observation, found):
             exp, got = decode(p.expected), decode(p.got)
             if exp.shape == got.shape and np.allclose(got, -lr * exp, rtol=1e-6, atol=1e-9):
                 return (VELOCITY_FORM,
-                        f"the parameter is right, but the buffer after step {step} is -lr times torch's "
+                        f"the parameter is right, but the buffer {at} is -lr times torch's "
                         "momentum_buffer: you stored the velocity v = momentum * v - lr * g of Sutskever's form. "
                         "torch keeps b = momentum * b + g and steps by -lr * b")
     if state_problems:
         return (PARAM_RIGHT_STATE_WRONG,
-                f"{param_name} after step {step} is right, but {', '.join(quantities)} is not: the step uses the "
+                f"{param_name} {at} is right, but {', '.join(quantities)} is not: the step uses the "
                 "right numbers, but the state you return, which the next step starts from, holds something else")
     expected_state = _step_output({"output": case["expected"]}, step)
     state_has_arrays = (isinstance(expected_state, dict) and isinstance(expected_state.get("tuple"), list)
@@ -773,7 +861,7 @@ def _diagnose_run(spec, case, observation, found):
                                 for v in expected_state["tuple"][1].get("dict", {}).values()))
     if quantities == [param_name] and state_has_arrays:
         return (STATE_RIGHT_PARAM_WRONG,
-                f"every entry of {state_name} after step {step} is right, but {param_name} is not: the state is "
+                f"every entry of {state_name} {at} is right, but {param_name} is not: the state is "
                 "updated correctly, so look at how the step turns it into the change of the parameter")
     return None
 
@@ -886,7 +974,8 @@ DIAGNOSES: dict[str, Callable] = {"batches": _diagnose_batches, "gradient": _dia
 
 
 def format_case(case: dict) -> str:
-    """The arguments of a case, one per line, as a student would write them; a run shows each step's values."""
+    """The arguments of a case, one per line, as a student would write them; a run shows each step's values
+    (numbers on a few lines: ``t = 0, 1, 2, ..., 59``, ``metric = one per step: [1.0, 0.9, ...]``)."""
     vary = case["steps"]["vary"] if "steps" in case else {}
     width = max(map(len, [*case["args"], *vary]), default=0)
     lines = []
@@ -894,6 +983,9 @@ def format_case(case: dict) -> str:
         prefix = f"    {name:<{width}} = "
         if isinstance(value, dict) and "rng" in value:
             shown = f"np.random.default_rng({value['rng']})"
+        elif isinstance(value, dict) and "function" in value and "kwargs" in value:
+            settings = ", ".join(f"{k}={_show(v)}" for k, v in value["kwargs"].items())
+            shown = f"{value['function']}({settings})  (a fresh one from optimlab.check for each call)"
         elif isinstance(value, dict) and "function" in value:
             shown = f"{value['function']} (a test function of optimlab.check)"
         else:
@@ -901,13 +993,42 @@ def format_case(case: dict) -> str:
         lines.append(prefix + shown)
     for name, values in vary.items():
         prefix = f"    {name:<{width}} = "
+        if values and all(_is_number(v) for v in values):
+            lines.append(prefix + _show_numbers(values, indent=len(prefix)))
+            continue
         for k, value in enumerate(values, start=1):
             step = f"step {k}: "
             lines.append((prefix if k == 1 else " " * len(prefix)) + step + _show(value, indent=len(prefix + step)))
     if vary:
         carried = " and ".join(case["steps"]["carry"])
-        lines.append(f"    (each step calls the function again with the {carried} that the step before returned)")
+        if carried:
+            lines.append(f"    (each step calls the function again with the {carried} that the step before returned)")
+        else:
+            lines.append(f"    (one call for each {' and '.join(vary)}, with the other arguments as above)")
     return "\n".join(lines)
+
+
+def _is_number(encoded: Any) -> bool:
+    return (isinstance(encoded, (int, float)) and not isinstance(encoded, bool)) or (
+        isinstance(encoded, dict) and set(encoded) == {"float"})
+
+
+def _show_numbers(encoded: list, indent: int) -> str:
+    """A run's numbers: a range of whole numbers as ``0, 1, 2, ..., 59``; others as a list, wrapped at 100
+    characters with continuation lines indented by ``indent``."""
+    if len(encoded) >= 4 and all(isinstance(v, int) for v in encoded) and all(
+            b - a == 1 for a, b in zip(encoded, encoded[1:])):
+        return f"{encoded[0]}, {encoded[1]}, {encoded[2]}, ..., {encoded[-1]}"
+    head = "one per step: ["
+    lines, line = [], head
+    for i, value in enumerate(encoded):
+        item = _show(value) + (", " if i < len(encoded) - 1 else "]")
+        if len(line) + len(item) > 100 - indent and line.strip() and line != head:
+            lines.append(line.rstrip())
+            line = " " * len(head)
+        line += item
+    lines.append(line)
+    return ("\n" + " " * indent).join(lines)
 
 
 def _show(encoded: Any, indent: int = 12) -> str:
@@ -948,7 +1069,8 @@ def _explain(spec: dict, case: dict, observation: dict, verdict: Verdict) -> str
              and not observation.get("modified") and not observation.get("global_state_dependent")
              and not observation.get("shares_memory"))
     if shown and "steps" in case:
-        for problem in problems(case["expected"], observation["output"], spec["returns"], parts=spec.get("parts")):
+        for problem in problems(case["expected"], observation["output"], spec["returns"], parts=spec.get("parts"),
+                                step_names=step_names(case)):
             lines += [f"  {problem.what}:", f"    expected: {_show(problem.expected, 14)}",
                       f"    got:      {_show(problem.got, 14)}"]
     elif shown:

@@ -264,3 +264,232 @@ def lr_explorer(problem, x0: Sequence[float], *, steps: int = 40, lr: float = 0.
     """A learning-rate slider that reruns *your* ``gd_update`` and redraws its path (see :class:`Explorer`)."""
     return Explorer(problem, x0, update="gd.gd_update", steps=steps,
                     sliders={"lr": (lr_range[0], lr_range[1], lr)}).show()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Unit 05: a schedule and the training it gives.
+
+#: The schedules of :class:`ScheduleExplorer`: (function of ``optimlab.schedules``, its sliders, the arguments
+#: the sliders do not set). Sliders are ``(low, high, value)``; integer bounds make an integer slider. Every
+#: schedule is stepped once per mini-batch, for ``steps`` batches; ``total`` stands for that number.
+SCHEDULES = {
+    "constant": (None, {"lr": (1e-3, 3.0, 0.1)}, {}),
+    "step": ("step_lr", {"lr": (1e-3, 3.0, 0.3), "step_size": (5, 150, 50), "gamma": (0.05, 0.95, 0.3)}, {}),
+    "exponential": ("exponential_lr", {"lr": (1e-3, 3.0, 0.3), "gamma": (0.9, 0.999, 0.99)}, {}),
+    "cosine": ("cosine_annealing_lr", {"lr": (1e-3, 3.0, 0.3), "T_max": (10, 300, 150)}, {}),
+    "warmup + cosine": ("warmup_cosine_lr", {"lr": (1e-3, 3.0, 0.3), "warmup_iters": (1, 75, 15),
+                                             "start_factor": (0.01, 1.0, 0.1)}, {"T_max": "total - warmup"}),
+    "cyclic (triangular2)": ("cyclic_lr", {"base_lr": (1e-4, 0.3, 0.01), "max_lr": (0.01, 3.0, 0.3),
+                                           "step_size_up": (5, 75, 20)}, {"mode": "triangular2"}),
+    "one cycle": ("one_cycle_lr", {"max_lr": (0.01, 3.0, 0.3), "pct_start": (0.05, 0.95, 0.3)},
+                  {"total_steps": "total"}),
+}
+
+
+def _int_values(low: int, high: int, value: int) -> list[int]:
+    """Integer slider positions: every integer on a short range, else about 100 roughly log-spaced ones."""
+    if high - low <= 100:
+        grid = range(low, high + 1)
+    else:
+        grid = {int(round(v)) for v in np.geomspace(max(low, 1), high, 100)}
+    return sorted({low, high, value, *(v for v in grid if low <= v <= high)})
+
+
+class ScheduleExplorer:
+    """Choose a schedule and its parameters; see *your* schedule's learning rates and the training they give.
+
+    Every redraw calls your function of :mod:`optimlab.schedules` (looked up at each redraw, so an edit shows at
+    the next move of a slider) at every step ``t = 0, ..., steps - 1``, then trains a small network on the
+    digits with those learning rates, one mini-batch per step (SGD with momentum 0.9, your ``momentum_update``;
+    the batches come from your ``minibatches``). The network, its initial weights and the order of the batches are
+    the same at every redraw, so what changes in the training curve is the schedule's doing.
+
+    Left: the learning rate over the steps, as a fraction of its peak (the title gives the peak). Right: the
+    training loss, an exponential moving average of the batch losses, and the validation accuracy at the end.
+    While a function is a stub, the figure and the line under the controls say what to implement.
+
+    Args:
+        schedule: the schedule shown first, a key of :data:`SCHEDULES`.
+        steps: how many mini-batches to train for.
+        hidden: the width of the network's hidden layer (64 inputs, ``hidden`` ReLU units, 10 outputs).
+        seed: the seed of the network's weights, of the data split and of the batches.
+    """
+
+    def __init__(self, schedule: str = "warmup + cosine", *, steps: int = 150, hidden: int = 32, seed: int = 0):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import NullLocator
+
+        if schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(map(repr, SCHEDULES))}, got {schedule!r}")
+        from . import nn
+
+        self.schedule, self.steps, self.hidden, self.seed = schedule, steps, hidden, seed
+        split = nn.load_digits(seed=seed)
+        self.X, self.y, self.X_val, self.y_val = split.X_train, split.y_train, split.X_val, split.y_val
+        self.message: str | None = None
+        self.fig = Figure(figsize=(10, 3.8), dpi=80)
+        self.canvas = FigureCanvasAgg(self.fig)
+        self.left, self.right = self.fig.subplots(1, 2)
+        self.left.set(xlim=(0, steps), ylim=(0, 1.08), xlabel="step (mini-batch)", ylabel="lr / peak lr")
+        self.right.set(xlim=(0, steps), ylim=(1e-2, 10), yscale="log", xlabel="step (mini-batch)",
+                       ylabel="training loss (moving average)")
+        self.right.yaxis.set_minor_locator(NullLocator())
+        (self.lr_line,) = self.left.plot([], [], color="crimson", animated=True)
+        (self.loss_line,) = self.right.plot([], [], color="crimson", animated=True)
+        for ax in (self.left, self.right):  # one short line each: text is the slowest thing to draw
+            ax.set_title("title", y=1.0)
+            ax.title.set_animated(True)
+        self.fig.tight_layout()
+        self.canvas.draw()
+        self._background = self.canvas.copy_from_bbox(self.fig.bbox)
+
+    def _arguments(self, schedule: str, values: dict) -> dict:
+        """The keyword arguments of the schedule's function, from the slider values."""
+        _, _, fixed = SCHEDULES[schedule]
+        arguments = dict(values)
+        if "lr" in arguments:
+            arguments["base_lr"] = arguments.pop("lr")
+        for name, value in fixed.items():
+            if value == "total":
+                arguments[name] = self.steps
+            elif value == "total - warmup":
+                arguments[name] = self.steps - values["warmup_iters"]
+            else:
+                arguments[name] = value
+        return arguments
+
+    def learning_rates(self, schedule: str, values: dict) -> np.ndarray:
+        """Your schedule's learning rate at each step, for these slider values."""
+        name = SCHEDULES[schedule][0]
+        if name is None:
+            return np.full(self.steps, float(values["lr"]))
+        from . import schedules
+
+        function = getattr(schedules, name)
+        arguments = self._arguments(schedule, values)
+        return np.array([function(t, **arguments) for t in range(self.steps)], dtype=float)
+
+    def train(self, lrs: np.ndarray) -> tuple[np.ndarray, float]:
+        """Train the network with these learning rates: (smoothed training loss per step, validation accuracy)."""
+        from . import nn, optim
+
+        rng = np.random.default_rng(self.seed)
+        model = nn.mlp([self.X.shape[1], self.hidden, 10], rng=rng)
+        opt = optim.SGD(model.parameters(), lr=float(lrs[0]), momentum=0.9)
+        step = nn.training_steps(model, opt, self.X, self.y, batch_size=32, rng=rng)
+        smoothed, average = [], 0.0
+        with np.errstate(all="ignore"):
+            for t, lr in enumerate(lrs, start=1):
+                loss = step(float(lr))
+                if not np.isfinite(loss):
+                    break
+                average = 0.9 * average + 0.1 * loss
+                smoothed.append(average / (1 - 0.9**t))
+            model.eval()
+            accuracy = nn.accuracy(model(self.X_val), self.y_val) if len(smoothed) == len(lrs) else float("nan")
+        return np.array(smoothed), accuracy
+
+    def draw(self, schedule: str | None = None, **values):
+        """Compute the schedule with these slider values, train, and redraw; returns the figure."""
+        schedule = schedule or self.schedule
+        self.message = None
+        lrs = losses = None
+        try:
+            lrs = self.learning_rates(schedule, values)
+            losses, accuracy = self.train(lrs)
+        except NotImplementedError as exc:
+            self.message = str(exc)
+            name = str(exc).split(" ", 1)[0]
+            where = str(exc).split("write it in ", 1)[-1].split(" ", 1)[0] if "write it in" in str(exc) else (
+                "optimlab/")
+            self._titles = (f"{name} is still a stub", f"implement it in {where}")
+        except Exception as exc:  # a bug in the student's code: say so where the curves would be
+            self.message = f"{type(exc).__name__}: {exc}"
+            self._titles = (f"your code raised {type(exc).__name__}", str(exc)[:50])
+        if self.message is None:
+            peak = float(np.max(np.abs(lrs))) or 1.0
+            self.lr_line.set_data(np.arange(len(lrs)), lrs / peak)
+            self.loss_line.set_data(np.arange(1, len(losses) + 1), np.clip(losses, 1e-2, 10))
+            result = (f"diverged after {len(losses)} steps" if len(losses) < len(lrs) else
+                      f"loss {losses[-1]:.3f}, validation accuracy {accuracy:.3f}")
+            self._titles = (f"{schedule}, peak lr {_shortest(float(f'{peak:.3g}'))}", result)
+        else:
+            self.lr_line.set_data([], [])
+            self.loss_line.set_data([], [])
+        self.left.set_title(self._titles[0], y=1.0)
+        self.right.set_title(self._titles[1], y=1.0)
+        self.canvas.restore_region(self._background)
+        for artist in (self.lr_line, self.loss_line, self.left.title, self.right.title):
+            self.fig.draw_artist(artist)
+        return self.fig
+
+    def png(self, schedule: str | None = None, **values) -> bytes:
+        """The figure for this schedule and these slider values, as PNG bytes."""
+        import io
+
+        from PIL import Image
+
+        self.draw(schedule, **values)
+        buffer = io.BytesIO()
+        rgba = Image.frombuffer("RGBA", self.canvas.get_width_height(), self.canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+        rgba.convert("RGB").save(buffer, format="png", compress_level=1)
+        return buffer.getvalue()
+
+    def sliders(self, schedule: str) -> dict[str, tuple]:
+        """The sliders of a schedule: ``{name: (low, high, value)}``."""
+        return SCHEDULES[schedule][1]
+
+    @staticmethod
+    def positions(bounds: tuple) -> list:
+        """The positions of one slider (integers for integer bounds)."""
+        low, high, value = bounds
+        if all(isinstance(v, int) for v in bounds):
+            return _int_values(low, high, value)
+        return slider_values(low, high, value)
+
+    def show(self):
+        """Display the schedule menu, its sliders and, under them, the figure; returns the box of widgets."""
+        import base64
+
+        import ipywidgets as widgets
+        from IPython.display import display
+
+        menu = widgets.Dropdown(options=list(SCHEDULES), value=self.schedule, description="schedule",
+                                style={"description_width": "80px"})
+        controls: dict[str, widgets.SelectionSlider] = {}
+        slider_box = widgets.VBox()
+        status = widgets.HTML()
+        box = widgets.VBox([menu, slider_box, status])
+        display(box)
+        picture = None
+
+        def redraw(change=None):
+            nonlocal picture
+            values = {name: control.value for name, control in controls.items()}
+            bundle = {"image/png": base64.b64encode(self.png(menu.value, **values)).decode(),
+                      "text/plain": f"<schedule explorer: {self.message or menu.value}>"}
+            status.value = "" if self.message is None else (
+                f'<span style="color: #b00">✘ {html.escape(self.message)}</span>')
+            if picture is None:
+                picture = display(bundle, raw=True, display_id=True)
+            else:
+                picture.update(bundle, raw=True)
+
+        def build(change=None):
+            controls.clear()
+            for name, bounds in self.sliders(menu.value).items():
+                options = [(_shortest(float(v)), v) for v in self.positions(bounds)]
+                control = widgets.SelectionSlider(options=options, value=bounds[2], description=name,
+                                                  continuous_update=False, layout=widgets.Layout(width="60%"),
+                                                  style={"description_width": "80px"})
+                control.observe(redraw, names="value")
+                controls[name] = control
+            slider_box.children = list(controls.values())
+            if change is not None:
+                redraw()
+
+        menu.observe(build, names="value")
+        build()
+        redraw()
+        return box
