@@ -79,6 +79,52 @@ def slider_values(low: float, high: float, value: float) -> list[float]:
     return sorted({low, high, value, *(v for v in grid if low <= v <= high)})
 
 
+def _png(canvas) -> bytes:
+    """The pixels of an Agg canvas as PNG bytes: RGB and light compression, a fraction of the time of savefig."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    rgba = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    rgba.convert("RGB").save(buffer, format="png", compress_level=1)
+    return buffer.getvalue()
+
+
+def _slider(name: str, positions: list, value):
+    """A slider over ``positions`` (readouts at their shortest), updated when released."""
+    import ipywidgets as widgets
+
+    return widgets.SelectionSlider(options=[(_shortest(float(v)), v) for v in positions], value=value,
+                                   description=name, continuous_update=False, layout=widgets.Layout(width="60%"),
+                                   style={"description_width": "80px"})
+
+
+class _Picture:
+    """An explorer's picture and the status line under its controls.
+
+    The picture is a display_data output of the cell, replaced in place (update_display_data), so the notebook
+    keeps the last one when saved. (Capturing with an Output widget would keep nothing, and makes nbclient, which
+    runs the tests and nbgrader, echo the output back on the shell channel.)
+    """
+
+    def __init__(self, status):
+        self.status, self.handle = status, None
+
+    def show(self, png: bytes, text: str, message: str | None) -> None:
+        import base64
+
+        from IPython.display import display
+
+        bundle = {"image/png": base64.b64encode(png).decode(), "text/plain": text}
+        self.status.value = "" if message is None else (
+            f'<span style="color: #b00">✘ {html.escape(message)}</span>')
+        if self.handle is None:
+            self.handle = display(bundle, raw=True, display_id=True)
+        else:
+            self.handle.update(bundle, raw=True)
+
+
 class Explorer:
     """Rerun *your* update function with the hyperparameters of some sliders, and redraw its path.
 
@@ -210,48 +256,25 @@ class Explorer:
 
     def png(self, **values) -> bytes:
         """The figure for these slider values, as PNG bytes."""
-        import io
-
-        from PIL import Image
-
         self.draw(**values)
-        buffer = io.BytesIO()  # RGB and light compression: a fraction of the time of savefig, the same pixels
-        rgba = Image.frombuffer("RGBA", self.canvas.get_width_height(), self.canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
-        rgba.convert("RGB").save(buffer, format="png", compress_level=1)
-        return buffer.getvalue()
+        return _png(self.canvas)
 
     def show(self):
         """Display the sliders and, under them, the figure; returns the box of widgets."""
-        import base64
-
         import ipywidgets as widgets
         from IPython.display import display
 
-        controls = {}
-        for name, (low, high, value) in self.sliders.items():
-            controls[name] = widgets.SelectionSlider(
-                options=[(_shortest(v), v) for v in slider_values(low, high, value)], value=value,
-                description=name, continuous_update=False, layout=widgets.Layout(width="60%"),
-                style={"description_width": "80px"})
+        controls = {name: _slider(name, slider_values(low, high, value), value)
+                    for name, (low, high, value) in self.sliders.items()}
         status = widgets.HTML()
         box = widgets.VBox([*controls.values(), status])
         display(box)
-        picture = None
+        picture = _Picture(status)
 
         def redraw(change=None):
-            # The picture is a display_data output of the cell, replaced in place (update_display_data), so the
-            # notebook keeps the last one when saved. (Capturing with an Output widget would keep nothing, and
-            # makes nbclient, which runs the tests and nbgrader, echo the output back on the shell channel.)
-            nonlocal picture
             values = {name: control.value for name, control in controls.items()}
-            bundle = {"image/png": base64.b64encode(self.png(**values)).decode(),
-                      "text/plain": f"<{self.update} explorer: {self.message or 'the path and its loss'}>"}
-            status.value = "" if self.message is None else (
-                f'<span style="color: #b00">✘ {html.escape(self.message)}</span>')
-            if picture is None:
-                picture = display(bundle, raw=True, display_id=True)
-            else:
-                picture.update(bundle, raw=True)
+            png = self.png(**values)
+            picture.show(png, f"<{self.update} explorer: {self.message or 'the path and its loss'}>", self.message)
 
         for control in controls.values():
             control.observe(redraw, names="value")
@@ -426,15 +449,8 @@ class ScheduleExplorer:
 
     def png(self, schedule: str | None = None, **values) -> bytes:
         """The figure for this schedule and these slider values, as PNG bytes."""
-        import io
-
-        from PIL import Image
-
         self.draw(schedule, **values)
-        buffer = io.BytesIO()
-        rgba = Image.frombuffer("RGBA", self.canvas.get_width_height(), self.canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
-        rgba.convert("RGB").save(buffer, format="png", compress_level=1)
-        return buffer.getvalue()
+        return _png(self.canvas)
 
     def sliders(self, schedule: str) -> dict[str, tuple]:
         """The sliders of a schedule: ``{name: (low, high, value)}``."""
@@ -450,8 +466,6 @@ class ScheduleExplorer:
 
     def show(self):
         """Display the schedule menu, its sliders and, under them, the figure; returns the box of widgets."""
-        import base64
-
         import ipywidgets as widgets
         from IPython.display import display
 
@@ -462,29 +476,18 @@ class ScheduleExplorer:
         status = widgets.HTML()
         box = widgets.VBox([menu, slider_box, status])
         display(box)
-        picture = None
+        picture = _Picture(status)
 
         def redraw(change=None):
-            nonlocal picture
             values = {name: control.value for name, control in controls.items()}
-            bundle = {"image/png": base64.b64encode(self.png(menu.value, **values)).decode(),
-                      "text/plain": f"<schedule explorer: {self.message or menu.value}>"}
-            status.value = "" if self.message is None else (
-                f'<span style="color: #b00">✘ {html.escape(self.message)}</span>')
-            if picture is None:
-                picture = display(bundle, raw=True, display_id=True)
-            else:
-                picture.update(bundle, raw=True)
+            png = self.png(menu.value, **values)
+            picture.show(png, f"<schedule explorer: {self.message or menu.value}>", self.message)
 
         def build(change=None):
             controls.clear()
             for name, bounds in self.sliders(menu.value).items():
-                options = [(_shortest(float(v)), v) for v in self.positions(bounds)]
-                control = widgets.SelectionSlider(options=options, value=bounds[2], description=name,
-                                                  continuous_update=False, layout=widgets.Layout(width="60%"),
-                                                  style={"description_width": "80px"})
-                control.observe(redraw, names="value")
-                controls[name] = control
+                controls[name] = _slider(name, self.positions(bounds), bounds[2])
+                controls[name].observe(redraw, names="value")
             slider_box.children = list(controls.values())
             if change is not None:
                 redraw()
