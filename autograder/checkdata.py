@@ -43,6 +43,13 @@ def record(exercise: Exercise, cases: list[dict], *, validate: bool = True) -> d
     ref = reference.function(exercise.module, exercise.name)
     for c in cases:
         observation = collect(ref, c)
+        if "expect_error" in c:
+            raised = observation.get("error", {}).get("type")
+            if raised != c["expect_error"]["type"]:
+                raise CatalogueError(f"the reference {exercise.name} should raise {c['expect_error']['type']} on "
+                                     f"{c['label']!r}: {observation}")
+            spec["cases"].append(dict(c, expected={"raises": raised}, mistakes={}))
+            continue
         if "error" in observation or observation["modified"] or observation.get("global_state_dependent"):
             raise CatalogueError(f"the reference {exercise.name} misbehaves on {c['label']!r}: {observation}")
         recorded = dict(c, expected=observation["output"], mistakes={})

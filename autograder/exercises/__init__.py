@@ -62,13 +62,23 @@ def case(label: str, **args) -> dict:
     return {"label": label, "args": encoded}
 
 
-def run_case(label: str, *, steps: dict[str, list], carry: tuple[str, ...] = ("param", "state"),
+def error_case(label: str, *, error: str = "ValueError", mistake: str, **args) -> dict:
+    """A case on which the function must raise ``error`` (the name of an exception class, as the reference does:
+    a batch of one in training). A function that raises it passes; one that returns instead is told the classic
+    mistake ``mistake`` (the title of one of the exercise's mistakes, whose explanation is shown)."""
+    c = case(label, **args)
+    c["expect_error"] = {"type": error, "mistake": mistake}
+    return c
+
+
+def run_case(label: str, *, steps: dict[str, list], carry: tuple[str | None, ...] = ("param", "state"),
              step_name: str | None = None, **args) -> dict:
     """A case that runs the function for several steps.
 
     ``args`` are the arguments of the first call; ``steps`` gives, for each argument that changes, one value per
     step (``steps={"grad": [g1, g2, ...]}``); the outputs of each call become the arguments named by ``carry`` in
-    the next call (``(new_param, new_state)`` -> ``param``, ``state``; ``carry=()``: independent calls). Every
+    the next call (``(new_param, new_state)`` -> ``param``, ``state``; ``None`` drops an output, as ``(None,
+    "running_mean", "running_var")`` drops batch norm's ``y``; ``carry=()``: independent calls). Every
     step's output is compared. ``step_name`` names a step in messages (``"at t = {t}"``: the fields are the
     arguments in ``steps`` and ``step``, the step's number from 1); by default step 5 is "after step 5".
     """
@@ -114,7 +124,7 @@ class CaseFunction:
 
 def units() -> dict[str, list[Exercise]]:
     """Every unit's exercises, in the order the notebooks introduce them."""
-    from . import unit01, unit02, unit03, unit04, unit05
+    from . import unit01, unit02, unit03, unit04, unit05, unit06, unit07
 
     return {
         "01_gradient_descent": unit01.EXERCISES,
@@ -122,4 +132,6 @@ def units() -> dict[str, list[Exercise]]:
         "03_adaptive": unit03.EXERCISES,
         "04_adam": unit04.EXERCISES,
         "05_schedules": unit05.EXERCISES,
+        "06_regularization": unit06.EXERCISES,
+        "07_batchnorm": unit07.EXERCISES,
     }
