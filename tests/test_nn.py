@@ -676,3 +676,142 @@ def test_the_mlp_reaches_96_percent_test_accuracy_on_the_digits(nn, optim):
         model.eval()
         assert history.val_acc[-1] >= 0.97, (seed, history.val_acc)
         assert nn.accuracy(model(split.X_test), split.y_test) >= 0.96, seed
+
+
+# ------------------------------------------------------------------------- the layers of units 06 and 07
+
+
+def _torch_layers(torch, model):
+    """torch.nn.Sequential with model's layers (Linear, BatchNorm1d, activations) and its parameters and buffers."""
+    layers = []
+    for layer in model:
+        kind = type(layer).__name__
+        if kind == "Linear":
+            layers.append(torch.nn.Linear(layer.in_features, layer.out_features, dtype=torch.float64))
+        elif kind == "BatchNorm1d":
+            layers.append(torch.nn.BatchNorm1d(layer.num_features, eps=layer.eps, momentum=layer.momentum,
+                                               dtype=torch.float64))
+        else:
+            layers.append(getattr(torch.nn, kind)())
+    tmodel = torch.nn.Sequential(*layers)
+    state = {name: torch.tensor(a) for name, a in {**model.parameters(), **model.buffers()}.items()}
+    missing = tmodel.load_state_dict(state, strict=False)
+    assert not missing.unexpected_keys and all(k.endswith("num_batches_tracked") for k in missing.missing_keys)
+    return tmodel
+
+
+@pytest.mark.parametrize("eps, momentum", [(1e-5, 0.1), (0.1, 0.5)])
+def test_a_network_with_batch_norm_trains_like_torchs_batch_after_batch(torch, nn, optim, eps, momentum):
+    """Three SGD steps on batches of 6, then evaluation: the same losses, gradients, running statistics and
+    evaluation outputs as torch.nn.BatchNorm1d, to 1e-12."""
+    rng = np.random.default_rng(30)
+    model = nn.Sequential(nn.Linear(5, 7, rng=rng), nn.BatchNorm1d(7, eps=eps, momentum=momentum), nn.ReLU(),
+                          nn.Linear(7, 3, rng=rng))
+    model[1].weight[...] = rng.uniform(0.5, 2, 7)
+    model[1].bias[...] = rng.standard_normal(7)
+    tmodel = _torch_layers(torch, model)
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    topt = torch.optim.SGD(tmodel.parameters(), lr=0.1, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    for _ in range(3):
+        x, target = 3 * rng.standard_normal((6, 5)) + 1, rng.integers(0, 3, 6)
+        loss = loss_fn(model(x), target)
+        model.backward(loss_fn.backward())
+        topt.zero_grad()
+        tloss = torch.nn.functional.cross_entropy(tmodel(torch.tensor(x)), torch.tensor(target))
+        tloss.backward()
+        assert abs(loss - tloss.item()) <= 1e-12
+        tparams = dict(tmodel.named_parameters())
+        for name, grad in model.grads().items():
+            assert _max_diff(grad, tparams[name].grad) <= 1e-12, name
+        opt.step(model.grads())
+        topt.step()
+    tbuffers = dict(tmodel.named_buffers())
+    assert list(model.buffers()) == ["1.running_mean", "1.running_var"]
+    for name, buffer in model.buffers().items():
+        assert _max_diff(buffer, tbuffers[name]) <= 1e-12, name
+    assert model[1].num_batches_tracked == int(tbuffers["1.num_batches_tracked"]) == 3
+    model.eval(), tmodel.eval()
+    x = rng.standard_normal((4, 5))
+    assert _max_diff(model(x), tmodel(torch.tensor(x))) <= 1e-12
+    for name, buffer in model.buffers().items():  # evaluation leaves the running statistics alone
+        assert _max_diff(buffer, tbuffers[name]) <= 1e-12, name
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_batch_norm_backward_matches_numerical_gradients_in_both_modes(nn, gradcheck, training):
+    rng = np.random.default_rng(31)
+    layer = nn.BatchNorm1d(4, eps=0.1)
+    layer.weight[...], layer.bias[...] = rng.uniform(0.5, 2, 4), rng.standard_normal(4)
+    layer.running_mean[...], layer.running_var[...] = rng.standard_normal(4), rng.uniform(0.5, 2, 4)
+    layer.momentum = 0.0  # the numerical gradient calls forward many times; the statistics must not drift
+    layer.train(training)
+    errors = _check_module(gradcheck, layer, rng.standard_normal((5, 4)), rng)
+    assert set(errors) == {"x", "weight", "bias"}
+    assert max(errors.values()) < 1e-7, errors
+
+
+def test_batch_norm_refuses_a_batch_of_one_in_training_but_not_in_evaluation(nn):
+    layer = nn.BatchNorm1d(3)
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        layer(np.ones((1, 3)))
+    assert layer.num_batches_tracked == 0 and not layer.running_mean.any()
+    assert layer.eval()(np.ones((1, 3))).shape == (1, 3)
+    with pytest.raises(ValueError, match="momentum"):
+        nn.BatchNorm1d(3, momentum=None)
+    with pytest.raises(ValueError, match=r"\(N, 3\)"):
+        layer(np.ones((4, 2)))
+
+
+def test_dropout_uses_one_mask_for_forward_and_backward_and_is_the_identity_in_evaluation(nn):
+    x = np.random.default_rng(32).uniform(1, 2, (200, 50))
+    layer = nn.Dropout(0.3, rng=np.random.default_rng(33))
+    y = layer(x)
+    kept = y != 0
+    assert 0.65 < kept.mean() < 0.75
+    assert np.allclose(y[kept], x[kept] / 0.7, rtol=1e-15, atol=0)
+    dout = np.random.default_rng(34).uniform(1, 2, x.shape)
+    dx = layer.backward(dout)
+    assert np.array_equal(dx != 0, kept) and np.allclose(dx[kept], dout[kept] / 0.7, rtol=1e-15, atol=0)
+    assert not np.array_equal(layer(x) != 0, kept)  # a new forward, a new mask
+    again = nn.Dropout(0.3, rng=np.random.default_rng(33))
+    assert np.array_equal(again(x), y)  # the masks come from the rng alone
+    layer.eval()
+    assert np.array_equal(layer(x), x) and np.array_equal(layer.backward(dout), dout)
+    assert not nn.Dropout(1.0, rng=np.random.default_rng(0))(x).any()
+    for p in (-0.1, 1.5, True):
+        with pytest.raises(ValueError, match="between 0 and 1"):
+            nn.Dropout(p, rng=np.random.default_rng(0))
+
+
+def test_mlp_places_batch_norm_before_and_dropout_after_each_hidden_activation(nn):
+    model = nn.mlp([4, 8, 6, 2], rng=np.random.default_rng(35), batch_norm=True, dropout=0.25)
+    assert [type(m).__name__ for m in model] == ["Linear", "BatchNorm1d", "ReLU", "Dropout", "Linear",
+                                                 "BatchNorm1d", "ReLU", "Dropout", "Linear"]
+    assert list(model.parameters()) == ["0.weight", "0.bias", "1.weight", "1.bias", "4.weight", "4.bias",
+                                        "5.weight", "5.bias", "8.weight", "8.bias"]
+    assert list(model.buffers()) == ["1.running_mean", "1.running_var", "5.running_mean", "5.running_var"]
+    assert model[3].p == 0.25 and model[1].num_features == 8 and model[5].num_features == 6
+    model.eval()
+    assert not any(m.training for m in model)
+    assert nn.mlp([4, 8, 2], rng=np.random.default_rng(35)).buffers() == {}
+
+
+def test_fit_with_early_stopping_stops_on_the_validation_loss_and_restores_the_best_epoch(nn, optim, ref):
+    regularization = submodule(ref, "regularization")
+    rng = np.random.default_rng(36)
+    X, y = _blobs(n=60, features=10, seed=3)
+    X_val, y_val = _blobs(n=60, features=10, seed=4)
+    model = nn.mlp([10, 64, 3], rng=rng, batch_norm=True)
+    stopper = regularization.EarlyStopping(patience=3)
+    history = nn.fit(model, optim.SGD(model.parameters(), lr=0.5, momentum=0.9), X, y, epochs=200, batch_size=10,
+                     rng=rng, validation=(X_val, y_val), early_stopping=stopper)
+    best = int(np.argmin(history.val_loss))
+    assert history.stopped_early and len(history.val_loss) == best + 1 + 3 < 200
+    assert stopper.best_epoch == best
+    # the model now holds the weights (and running statistics) of the best epoch: its validation loss is that one
+    model.eval()
+    assert abs(nn.CrossEntropyLoss()(model(X_val), y_val) - history.val_loss[best]) <= 1e-12
+    with pytest.raises(ValueError, match="validation"):
+        nn.fit(model, optim.SGD(model.parameters(), lr=0.1), X, y, epochs=1, batch_size=10, rng=rng,
+               early_stopping=regularization.EarlyStopping(patience=3))
