@@ -12,6 +12,11 @@ The bar is the browser's: under 150 ms from key press to new picture in JupyterL
 what this measures (``tests/test_browser.py`` prints the whole latency). The moves walk along the sliders, so
 they include the redraws of the loss axis when its decades change. The benchmark fails (exit code 1) when the
 explorer is not at least 1.5 times faster than the baseline.
+
+The explorers of units 05 to 07 retrain a network at each move and are timed in sections of their own: unit 05's
+against the same 150 ms, units 06's (60 epochs on a few hundred digits, with your penalty and dropout) and 07's (a
+deeper network, with or without your BatchNorm1d) against 2 s a move, the bar for a widget that retrains and says
+so in its status line while it does.
 """
 
 import io
@@ -89,7 +94,9 @@ def main() -> int:
         print(f"{label:<20} {statistics.median(fast) * 1e3:12.1f} {statistics.median(slow) * 1e3:15.1f} {ratio:6.1f}")
     print(f"smallest ratio {worst:.1f} (bar: 1.5)")
     slow_schedules = schedule_explorer()
-    return 0 if worst >= 1.5 and not slow_schedules else 1
+    slow_regularization = regularization_explorer()
+    slow_batchnorm = batchnorm_explorer()
+    return 0 if worst >= 1.5 and not (slow_schedules or slow_regularization or slow_batchnorm) else 1
 
 
 def schedule_explorer() -> bool:
@@ -117,6 +124,71 @@ def schedule_explorer() -> bool:
         over |= move > 0.150
         print(f"{schedule:<22} {move * 1e3:8.1f} {statistics.median(training) * 1e3:12.1f} "
               f"{statistics.median(slow) * 1e3:15.1f} {statistics.median(slow) / move:6.2f}")
+    return over
+
+
+def regularization_explorer() -> bool:
+    """Unit 06's explorer: one move retrains a fresh 64-128-10 network for 60 epochs (your penalty_grads and
+    dropout) and redraws, under a status line that says it is training; bar 2 s a move. Timed along the sliders,
+    against the same move redrawn in full and saved with savefig, interleaved, and its training part alone. The
+    number of training images sets the cost of a move most, so the largest (with dropout and the penalty on) is
+    timed too. Returns whether a move, the slowest included, is over 2 s."""
+    print("\nunit 06: the regularization explorer (a fresh network retrained for 60 epochs per move; bar 2 s)")
+    print(f"{'move ms':>8} {'slowest ms':>11} {'training ms':>12} {'full redraw ms':>15}")
+    explorer, baseline = plots.RegularizationExplorer(), plots.RegularizationExplorer()
+    sliders = plots.RegularizationExplorer.SLIDERS
+    positions = {"weight_decay": plots._with_zero(*sliders["weight_decay"]),
+                 "dropout": plots.slider_values(*sliders["dropout"]),
+                 "examples": plots._int_values(*sliders["examples"])}
+    walk = moves(sliders, spacing={bounds: positions[name] for name, bounds in sliders.items()}.__getitem__)[:9]
+    walk.append({"weight_decay": 0.01, "dropout": 0.5, "examples": sliders["examples"][1]})
+    fast, slow, training = [], [], []
+    for values in walk:
+        start = time.perf_counter()
+        explorer.png(**values)
+        fast.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        explorer.train(**values)
+        training.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        baseline.draw(**values)
+        baseline.fig.savefig(io.BytesIO(), format="png")
+        slow.append(time.perf_counter() - start)
+    print(f"{statistics.median(fast) * 1e3:8.1f} {max(fast) * 1e3:11.1f} {statistics.median(training) * 1e3:12.1f} "
+          f"{statistics.median(slow) * 1e3:15.1f}")
+    return max(fast) > 2.0
+
+
+def batchnorm_explorer() -> bool:
+    """Unit 07's explorer: one move retrains a fresh 4-hidden-layer network (150 mini-batches, with or without
+    your BatchNorm1d) and redraws, under a status line that says it is training. The bar for such a widget is 2 s
+    a move (issue 10). Timed along the sliders for both choices of the menu, against the same move redrawn in full
+    and saved with savefig, interleaved; its training part is timed alone too. The batch size changes the cost of
+    a move most (150 batches of 128 images against 150 of 2), so its largest value is timed on its own as well.
+    Returns whether a move, the slowest included, is over 2 s."""
+    print("\nunit 07: the batch-norm explorer (a fresh network retrained for 150 mini-batches per move; bar 2 s)")
+    print(f"{'network':<18} {'move ms':>8} {'slowest ms':>11} {'training ms':>12} {'full redraw ms':>15}")
+    explorer, baseline = plots.BatchNormExplorer(), plots.BatchNormExplorer()
+    sliders = plots.BATCHNORM_SLIDERS
+    spacing = {bounds: plots.BatchNormExplorer.positions(name) for name, bounds in sliders.items()}.__getitem__
+    over = False
+    for choice, batchnorm in plots.BATCHNORM_CHOICES.items():
+        walk = moves(sliders, spacing=spacing)[:9] + [{"init_scale": 0.2, "lr": 0.3, "batch_size": 128}]
+        fast, slow, training = [], [], []
+        for values in walk:
+            start = time.perf_counter()
+            explorer.png(choice, **values)
+            fast.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            explorer.train(batchnorm, values["init_scale"], values["lr"], values["batch_size"])
+            training.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            baseline.draw(choice, **values)
+            baseline.fig.savefig(io.BytesIO(), format="png")
+            slow.append(time.perf_counter() - start)
+        over |= max(fast) > 2.0
+        print(f"{choice:<18} {statistics.median(fast) * 1e3:8.1f} {max(fast) * 1e3:11.1f} "
+              f"{statistics.median(training) * 1e3:12.1f} {statistics.median(slow) * 1e3:15.1f}")
     return over
 
 
