@@ -38,7 +38,8 @@ import numpy as np
 from . import reference
 
 MIME = "application/vnd.optimlab.answers+json"
-PRELUDE_MODULES = ("problems", "losses", "data", "gd", "optim", "gradcheck")
+PRELUDE_MODULES = ("problems", "losses", "data", "gd", "optim", "gradcheck", "schedules", "nn", "regularization",
+                   "batchnorm")
 PRELUDE = ("np", "math", *PRELUDE_MODULES)
 FORBIDDEN = ("globals", "locals", "vars", "eval", "exec", "get_ipython", "__import__", "open", "compile",
              "input", "breakpoint")

@@ -55,6 +55,8 @@ SAMPLES: dict[str, Sample] = {
             (f"{PACKAGE}/optim.py", "sqrt_correction2 = math.sqrt(1 - beta2**step)", "sqrt_correction2 = 1.0"),
             (f"{PACKAGE}/schedules.py", "return float(base_lr * gamma ** (int(t) // int(step_size)))",
              "return float(base_lr * gamma ** ((int(t) + 1) // int(step_size)))"),
+            (f"{PACKAGE}/regularization.py", "return x * keep / (1 - p)", "return x * keep"),
+            (f"{PACKAGE}/batchnorm.py", "xhat = centred / np.sqrt(var + eps)", "xhat = centred / (np.sqrt(var) + eps)"),
         ),
         notebook_edits={"answer-lr-budget": "lr_budget = 0.25\n"}),
     "Broken Sample_31_assignsubmission_file_course.zip": Sample(

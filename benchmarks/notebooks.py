@@ -19,7 +19,7 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET_SECONDS = 10.0  # what a student waits for a whole unit, at most
-BUDGETS = {"05_schedules": 15.0}  # units that train networks
+BUDGETS = {"05_schedules": 15.0, "06_regularization": 15.0, "07_batchnorm": 15.0}  # units that train networks
 CELL_SECONDS = 3.0  # what a student waits for one cell, at most
 
 

@@ -88,3 +88,17 @@ def samples_dir(tmp_path_factory) -> Path:
     destination = tmp_path_factory.mktemp("samples") / "samples"
     samples.write(destination)
     return destination
+
+
+#: The test files that take longest (each grades a class, drives nbgrader or a browser over every unit), started
+#: first: pytest-xdist hands out whole files (``--dist loadfile``) in collection order, so a long file collected
+#: last would keep one worker busy after the other has finished.
+SLOW_FILES = ("test_grade.py", "test_readme_demo.py", "test_nbgrader.py", "test_browser.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        name = item.path.name
+        return SLOW_FILES.index(name) if name in SLOW_FILES else len(SLOW_FILES)
+
+    items.sort(key=rank)  # stable: the order inside a file, and of the other files, is kept

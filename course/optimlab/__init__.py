@@ -11,10 +11,14 @@ data        the mini-batch iterator (unit 01)
 gradcheck   numerical gradients and the gradient check (unit 01)
 optim       momentum, Nesterov, AdaGrad, RMSProp, Adam, AdamW: update functions and torch-shaped classes (02-04)
 schedules   learning-rate schedules: pure functions of the step and torch-shaped schedulers (05)
-nn          a small network toolkit: layers, a loss, the digits data, a training loop (given)
+regularization  weight penalties, dropout, early stopping (06)
+batchnorm   batch normalization's forward and backward (07)
+nn          a small network toolkit: layers, a loss, the digits data, a training loop (given; its Dropout and
+            BatchNorm1d layers run your functions of units 06 and 07)
 problems    loss surfaces and data sets to optimize (given)
 plots       contour plots and interactive widgets (given)
 check       the self-checks (given)
 """
 
-__all__ = ["gd", "losses", "data", "gradcheck", "optim", "schedules", "nn", "problems", "plots", "check"]
+__all__ = ["gd", "losses", "data", "gradcheck", "optim", "schedules", "regularization", "batchnorm", "nn", "problems",
+           "plots", "check"]

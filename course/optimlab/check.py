@@ -385,8 +385,8 @@ def _fingerprint(value: Any) -> Any:
 
 def _run_steps(fn: Callable, case: dict, *, reraise) -> dict:
     """Run ``fn`` for several steps: each step sets the arguments of ``steps["vary"]`` to that step's values;
-    the outputs of a step become the arguments ``steps["carry"]`` of the next (with no carry, the calls are
-    independent: only the varying arguments change).
+    the outputs of a step become the arguments ``steps["carry"]`` of the next (``None`` in the carry drops that
+    output; with no carry, the calls are independent: only the varying arguments change).
 
     The observation's output is ``{"steps": [output of step 1, output of step 2, ...]}``. The run stops early
     when a step raises (``error`` gets the step number, ``output`` the steps before), modifies an input
@@ -427,15 +427,18 @@ def _run_steps(fn: Callable, case: dict, *, reraise) -> dict:
         if reason:
             return dict(done, stopped={"step": k + 1, "reason": reason})
         for name, value in zip(carry, fed):
-            args[name] = with_layout(value, layouts[name]) if layouts.get(name) else value
+            if name is not None:  # None: an output that does not feed the next step
+                args[name] = with_layout(value, layouts[name]) if layouts.get(name) else value
     return done
 
 
 def _unfit(fed: Any, carry: list[str], initial: dict) -> str | None:
     """Why ``fed`` cannot be the next step's ``carry`` arguments, or None when it can."""
     if not isinstance(fed, (tuple, list)) or len(fed) != len(carry):
-        return f"it should return {len(carry)} values ({', '.join(carry)})"
+        return f"it should return {len(carry)} values ({', '.join(str(name or 'an output') for name in carry)})"
     for name, value in zip(carry, fed):
+        if name is None:
+            continue
         first = initial.get(name)
         if isinstance(first, np.ndarray) and not (isinstance(value, np.ndarray) and value.shape == first.shape):
             return f"{name} should be an array of shape {first.shape}, got {type(value).__name__}"
@@ -588,16 +591,32 @@ def _difference(expected: Any, got: Any, what: str) -> str | None:
             if problem:
                 return problem
         return None
-    if isinstance(expected, float):
-        if not isinstance(got, (int, float)) or isinstance(got, bool):
+    if isinstance(expected, float) or (isinstance(expected, dict) and "float" in expected):
+        expected, number = _number(expected), _number(got)
+        if number is None:
             return f"{what} should be a number, got {_describe(got)}"
+        if not (math.isfinite(expected) and math.isfinite(number)):  # NaN and infinities: only the same one
+            same = number == expected or (math.isnan(number) and math.isnan(expected))
+            return None if same else f"{what} is {number!r}, expected {expected!r}"
         rtol, atol = TOLERANCES["float64"]
-        return None if math.isclose(got, expected, rel_tol=rtol, abs_tol=atol) else f"{what} has the wrong value"
+        return None if math.isclose(number, expected, rel_tol=rtol, abs_tol=atol) else f"{what} has the wrong value"
     if got == expected and type(got) is type(expected):
         return None
     if isinstance(got, (bool, int, float, str)) and isinstance(expected, (bool, int, float, str)):
         return f"{what} is {got!r}, expected {expected!r}"
     return f"{what} should be {_describe(expected)}, got {_describe(got)}"
+
+
+def _number(encoded: Any) -> float | None:
+    """The number an encoding holds (NaN and infinities are encoded as ``{"float": "nan"}``), or None."""
+    if isinstance(encoded, dict) and isinstance(encoded.get("float"), str):
+        try:
+            return float(encoded["float"])
+        except ValueError:
+            return None
+    if isinstance(encoded, (int, float)) and not isinstance(encoded, bool):
+        return float(encoded)
+    return None
 
 
 def _items(encoded: Any) -> list | None:
@@ -655,6 +674,8 @@ def _judge(spec: dict, case: dict, observation: dict) -> Verdict:
     name, returns, parts = spec["name"], spec["returns"], spec.get("parts")
     if not isinstance(observation, dict):
         return Verdict(False, f"{name} could not be run on this case: no result came back.")
+    if "expect_error" in case:
+        return _expected_error_verdict(spec, case, observation)
     if "error" in observation:
         return _error_verdict(spec, case, observation)
     if observation.get("global_state_dependent"):
@@ -717,6 +738,21 @@ def _judge(spec: dict, case: dict, observation: dict) -> Verdict:
     return Verdict(False, f"{problem}.")
 
 
+def _expected_error_verdict(spec: dict, case: dict, observation: dict) -> Verdict:
+    """The verdict on a case where the function must raise (``case["expect_error"]``)."""
+    name, wanted = spec["name"], case["expect_error"]
+    error = observation.get("error")
+    if isinstance(error, dict) and error.get("type") == wanted["type"]:
+        return Verdict(True)
+    if isinstance(error, dict) and error.get("type") == "NotImplementedError":
+        return Verdict(False, f"{name} is not implemented yet.", not_implemented=True)
+    if error is not None:
+        kind = error.get("type", "an exception") if isinstance(error, dict) else "an exception"
+        return Verdict(False, f"{name} raised {kind} here; it should raise {wanted['type']}")
+    return Verdict(False, f"{name} returned a result here; it should raise {wanted['type']}",
+                   mistake=wanted["mistake"])
+
+
 def _error_verdict(spec: dict, case: dict, observation: dict) -> Verdict:
     """The verdict on a call that raised; in a run, a step before that already differs is reported first."""
     name, returns, parts = spec["name"], spec["returns"], spec.get("parts")
@@ -739,6 +775,8 @@ def _error_verdict(spec: dict, case: dict, observation: dict) -> Verdict:
             return verdict
     if kind == "NotImplementedError":
         return Verdict(False, f"{name} is not implemented yet.", not_implemented=True)
+    if spec.get("diagnose") == "dropout" and kind == "ZeroDivisionError" and case["args"].get("p") == 1:
+        return Verdict(False, f"{name} raised ZeroDivisionError at p = 1: {_NAN_AT_ONE}", mistake=DROPOUT_NAN_AT_ONE)
     at_step = " " + _step_phrase(names, step, "at step {step}") if step else ""
     return Verdict(False, f"{name} raised {kind}{at_step}: {message}")
 
@@ -966,7 +1004,62 @@ def _diagnose_gradient(spec, case, observation, found):
     return None
 
 
-DIAGNOSES: dict[str, Callable] = {"batches": _diagnose_batches, "gradient": _diagnose_gradient}
+DROPOUT_SWAPPED = "keep and drop probabilities swapped"
+DROPOUT_OTHER_MASK = "a mask other than the one given"
+NEW_MASK_IN_BACKWARD = "a new mask in backward"
+DROPOUT_NAN_AT_ONE = "NaN at p = 1"
+_NAN_AT_ONE = ("at p = 1 every unit is dropped and the keep probability 1 - p is 0, so dividing by it gives 0 / 0 = "
+               "NaN: when p == 1, return an array of exact zeros shaped like the input, as torch does")
+
+
+def _diagnose_dropout(spec, case, observation, found):
+    """Dropout whose zeros are in the wrong places: for ``dropout_mask``, a fraction kept near p instead of
+    1 - p (the keep probability used as the drop probability); for ``dropout_forward`` and ``dropout_backward``
+    (in training, 0 < p < 1, on inputs without zeros), zeros that are not where ``keep`` is False: a mask drawn
+    anew (in backward) or the probabilities swapped."""
+    args, got = case["args"], observation.get("output")
+    p = args.get("p")
+    if p == 1 and "keep" in args and args.get("training", True) is not False and isinstance(got, dict) and (
+            "array" in got):
+        out = decode(got)
+        if out.dtype.kind == "f" and np.isnan(out).any():
+            return DROPOUT_NAN_AT_ONE, _NAN_AT_ONE
+    if not (isinstance(p, (int, float)) and 0 < p < 1 and isinstance(got, dict) and "array" in got):
+        return None
+    got = decode(got)
+    if "keep" not in args:  # dropout_mask: the fraction of entries kept
+        if got.dtype != np.bool_ or got.size < 200 or abs(p - 0.5) < 0.15:
+            return None
+        kept = float(np.mean(got))
+        if abs(kept - p) < 0.05 and abs(kept - (1 - p)) > 0.1:
+            return (DROPOUT_SWAPPED,
+                    f"{kept:.0%} of the entries are kept, close to p = {p:g}: p is the probability of dropping "
+                    f"(torch's convention), so about {1 - p:.0%} should be kept")
+        return None
+    keep = decode(args["keep"])
+    source = decode(args["x"] if "x" in args else args["dout"])
+    if args.get("training", True) is False or got.shape != keep.shape or np.any(source == 0):
+        return None
+    zeros = got == 0
+    if np.array_equal(zeros, ~keep):
+        return None
+    dropped = float(np.mean(zeros))
+    if spec["name"] == "dropout_backward":
+        return (NEW_MASK_IN_BACKWARD,
+                f"the zeros of the gradient are not where keep is False ({dropped:.0%} of the entries are zero, "
+                "in other places): backward must use the mask of the forward pass, the keep it is given, not draw "
+                "a new one; otherwise the gradient is that of another network")
+    if got.size >= 50 and abs(p - 0.5) >= 0.15 and abs(dropped - (1 - p)) < 0.1:
+        return (DROPOUT_SWAPPED,
+                f"{dropped:.0%} of the entries are zero, close to 1 - p = {1 - p:g}: p is the probability of "
+                "dropping, and the entries to zero are exactly those where keep is False")
+    return (DROPOUT_OTHER_MASK,
+            "the zeros of the output are not where keep is False: the function should use the mask it is given "
+            "(zero exactly the entries where keep is False), not draw its own")
+
+
+DIAGNOSES: dict[str, Callable] = {"batches": _diagnose_batches, "gradient": _diagnose_gradient,
+                                  "dropout": _diagnose_dropout}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -1000,7 +1093,7 @@ def format_case(case: dict) -> str:
             step = f"step {k}: "
             lines.append((prefix if k == 1 else " " * len(prefix)) + step + _show(value, indent=len(prefix + step)))
     if vary:
-        carried = " and ".join(case["steps"]["carry"])
+        carried = " and ".join(name for name in case["steps"]["carry"] if name is not None)
         if carried:
             lines.append(f"    (each step calls the function again with the {carried} that the step before returned)")
         else:
@@ -1065,9 +1158,13 @@ def explain(spec: dict, case: dict, observation: dict, verdict: Verdict) -> str:
 def _explain(spec: dict, case: dict, observation: dict, verdict: Verdict) -> str:
     lines = [f"{spec['name']} is not right yet: {verdict.message}", f"  On the case \"{case['label']}\":",
              format_case(case)]
-    shown = (isinstance(observation, dict) and "output" in observation and "error" not in observation
-             and not observation.get("modified") and not observation.get("global_state_dependent")
-             and not observation.get("shares_memory"))
+    returned = isinstance(observation, dict) and "output" in observation and "error" not in observation
+    shown = (returned and "expect_error" not in case and not observation.get("modified")
+             and not observation.get("global_state_dependent") and not observation.get("shares_memory"))
+    if "expect_error" in case:
+        lines.append(f"  expected: it raises {case['expect_error']['type']}")
+        if returned:
+            lines.append(f"  got:      {_show(observation['output'])}")
     if shown and "steps" in case:
         for problem in problems(case["expected"], observation["output"], spec["returns"], parts=spec.get("parts"),
                                 step_names=step_names(case)):

@@ -2,8 +2,8 @@ r"""A small neural-network toolkit in NumPy: layers, a loss, the digits data and
 
 Units 05 to 09 train real networks with the optimizers you wrote. This module gives them something to train,
 written so that you can read it: each layer's ``forward`` and ``backward`` sit side by side, so the math of the
-backward pass is visible next to the computation it differentiates. Nothing here is an exercise; later units add
-layers of their own (``Dropout``, ``BatchNorm1d``) on the same pattern.
+backward pass is visible next to the computation it differentiates. Nothing here is an exercise, but two layers
+are yours: ``Dropout`` calls the functions you write in unit 06 and ``BatchNorm1d`` those of unit 07.
 
 The names and defaults are ``torch.nn``'s: ``Linear(in_features, out_features, bias=True)`` with torch's
 initialization, ``ReLU``, ``Tanh``, ``Sequential`` (whose parameters are named like torch's ``state_dict``:
@@ -30,7 +30,7 @@ How it differs from torch:
   before each backward); here ``backward`` overwrites them, and ``zero_grad()`` is only needed to clear them.
   ``layer.grad["weight"]`` plays the part of torch's ``layer.weight.grad``.
 - Every module has a ``training`` flag, set by ``train()`` and ``eval()`` for the module and all its children.
-  The layers here behave the same in both modes; Dropout and BatchNorm will not.
+  ``Dropout`` and ``BatchNorm1d`` behave differently in the two modes; the other layers do not.
 
 Arrays are float64 unless a layer is given ``dtype=np.float32``; a layer computes in its parameters' dtype.
 
@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import data
+from . import batchnorm, data, regularization
 
 __all__ = [
     "Module", "Linear", "ReLU", "Tanh", "Sequential", "CrossEntropyLoss", "accuracy", "mlp",
@@ -114,6 +114,20 @@ class Module:
         for prefix, child in self.named_children():
             params.update({f"{prefix}.{name}": p for name, p in child.parameters().items()})
         return params
+
+    def own_buffers(self) -> dict[str, np.ndarray]:
+        """This module's own buffers: arrays that are part of its state but are not trained (BatchNorm's running
+        statistics); ``{}`` unless a layer says so."""
+        return {}
+
+    def buffers(self) -> dict[str, np.ndarray]:
+        """``{name: array}``: every buffer of this module and its children, named like :meth:`parameters`
+        (``"1.running_mean"``). With the parameters, they are what torch's ``state_dict`` holds: saving both and
+        writing them back restores a model (early stopping does)."""
+        found = dict(self.own_buffers())
+        for prefix, child in self.named_children():
+            found.update({f"{prefix}.{name}": b for name, b in child.buffers().items()})
+        return found
 
     def grads(self) -> dict[str, np.ndarray]:
         """``{name: gradient}`` with the keys and shapes of :meth:`parameters`: the gradients of the last
@@ -344,6 +358,149 @@ class Sequential(Module):
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Layers that behave differently in training and in evaluation. Their math is yours: each calls the functions
+# you write in units 06 (optimlab.regularization) and 07 (optimlab.batchnorm).
+
+
+class Dropout(Module):
+    r"""Inverted dropout, ``torch.nn.Dropout(p)``: in training, each entry is zeroed with probability ``p`` and
+    the survivors are scaled by :math:`1/(1-p)`; in evaluation, the identity.
+
+    .. math::
+
+        y = \frac{m \odot x}{1 - p}, \qquad \frac{\partial L}{\partial x} = \frac{m \odot \partial L / \partial y}{1 - p},
+        \qquad m_i \sim \text{Bernoulli}(1 - p)
+
+    The mask :math:`m` is drawn once per forward, from ``rng``, by your ``regularization.dropout_mask``; the
+    backward uses that same mask (``self.cache``). ``p`` is the probability of *dropping*, as in torch; the
+    dropout paper and cs231n write the probability of keeping instead. At ``p = 1`` everything is dropped and
+    the output is exactly zero.
+
+    Args:
+        p: the probability of dropping an entry, in [0, 1].
+        rng: the generator the masks are drawn from.
+
+    Attributes:
+        cache: the last training forward's mask (True = kept), shaped like the input; None in evaluation.
+    """
+
+    def __init__(self, p: float = 0.5, *, rng: np.random.Generator):
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0 <= p <= 1:
+            raise ValueError(f"dropout probability has to be between 0 and 1, got p={p!r}")
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a np.random.Generator (np.random.default_rng(seed)), got {rng!r}")
+        self.p, self.rng = float(p), rng
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        if not self.training:
+            self.cache = None
+            return regularization.dropout_forward(x, np.ones(x.shape, dtype=bool), self.p, training=False)
+        keep = regularization.dropout_mask(x.shape, self.p, self.rng)
+        self.cache = keep
+        return regularization.dropout_forward(x, keep, self.p, training=True)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        if not self.training:
+            return np.array(dout, copy=True)      # the identity's gradient
+        return regularization.dropout_backward(dout, self._cached(), self.p)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class BatchNorm1d(Module):
+    r"""Batch normalization over the batch axis, ``torch.nn.BatchNorm1d(num_features)``, for inputs (N, C).
+
+    .. math::
+
+        \hat x = \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}}, \qquad y = \gamma \odot \hat x + \beta
+
+    In training, :math:`\mu` and :math:`\sigma^2` are the batch's mean and (biased) variance per feature, and the
+    running estimates move towards them:
+    :math:`\hat\mu \leftarrow (1 - m)\,\hat\mu + m\,\mu`,
+    :math:`\hat\sigma^2 \leftarrow (1 - m)\,\hat\sigma^2 + m\,\sigma^2 \tfrac{N}{N-1}`, with :math:`m` =
+    ``momentum`` weighing the *new* value (cs231n's momentum 0.9 weighs the old one). In evaluation,
+    :math:`\mu` and :math:`\sigma^2` are the running estimates, which do not change. The forward and backward are
+    your ``batchnorm.batchnorm_forward`` and ``batchnorm.batchnorm_backward``; the backward of evaluation mode,
+    an affine map, is written here: :math:`\partial L/\partial x = \gamma \odot \partial L/\partial y \,/\,
+    \sqrt{\hat\sigma^2 + \epsilon}`.
+
+    Args:
+        num_features: C, the number of features (columns) of the input.
+        eps: :math:`\epsilon`, added to the variance inside the square root.
+        momentum: :math:`m`, in [0, 1].
+        dtype: the parameters' and buffers' dtype.
+
+    Attributes:
+        weight: :math:`\gamma`, shape (C,), ones at first. bias: :math:`\beta`, shape (C,), zeros at first.
+        running_mean: :math:`\hat\mu`, shape (C,), zeros at first. running_var: :math:`\hat\sigma^2`, shape (C,),
+            ones at first. Both are buffers (``buffers()``), updated in place by each training forward.
+        num_batches_tracked: the number of training forwards so far, as in torch.
+        cache: the last input ``x`` and the mode it was seen in.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, *, dtype=np.float64):
+        super().__init__()
+        if isinstance(num_features, bool) or not isinstance(num_features, (int, np.integer)) or num_features < 1:
+            raise ValueError(f"num_features must be a positive int, got {num_features!r}")
+        if not (isinstance(eps, (int, float)) and eps > 0):
+            raise ValueError(f"eps must be a positive number, got {eps!r}")
+        if momentum is None or not (isinstance(momentum, (int, float)) and 0 <= momentum <= 1):
+            raise ValueError(f"momentum must be a number in [0, 1], got {momentum!r} (torch's momentum=None, a "
+                             "cumulative average, is not offered here)")
+        self.num_features, self.eps, self.momentum = int(num_features), float(eps), float(momentum)
+        self.weight = np.ones(num_features, dtype=dtype)
+        self.bias = np.zeros(num_features, dtype=dtype)
+        self.running_mean = np.zeros(num_features, dtype=dtype)
+        self.running_var = np.ones(num_features, dtype=dtype)
+        self.num_batches_tracked = 0
+        self.grad = {name: np.zeros_like(p) for name, p in self.own_parameters().items()}
+
+    def own_parameters(self) -> dict[str, np.ndarray]:
+        return {"weight": self.weight, "bias": self.bias}
+
+    def own_buffers(self) -> dict[str, np.ndarray]:
+        return {"running_mean": self.running_mean, "running_var": self.running_var}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """x: shape (N, C). Returns y: shape (N, C); in training, updates the running statistics in place."""
+        x = np.asarray(x, dtype=self.weight.dtype)
+        if x.ndim != 2 or x.shape[1] != self.num_features:
+            raise ValueError(f"{self!r} takes inputs of shape (N, {self.num_features}), got {x.shape}")
+        y, running_mean, running_var = batchnorm.batchnorm_forward(
+            x, self.weight, self.bias, self.running_mean, self.running_var, training=self.training,
+            momentum=self.momentum, eps=self.eps)
+        if self.training:
+            self.running_mean[...] = running_mean
+            self.running_var[...] = running_var
+            self.num_batches_tracked += 1
+        self.cache = (x, self.training)
+        return y
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """dout: dL/dy, shape (N, C). Stores dL/dgamma and dL/dbeta; returns dL/dx, shape (N, C)."""
+        x, training = self._cached()
+        dout = np.asarray(dout, dtype=self.weight.dtype)
+        if dout.shape != x.shape:
+            raise ValueError(f"{self!r}: dout must have the output's shape {x.shape}, got {dout.shape}")
+        if training:
+            dx, dgamma, dbeta = batchnorm.batchnorm_backward(dout, x, self.weight, eps=self.eps)
+        else:
+            inv_std = 1 / np.sqrt(self.running_var + self.eps)
+            dx = dout * self.weight * inv_std
+            dgamma = np.sum(dout * (x - self.running_mean) * inv_std, axis=0)
+            dbeta = np.sum(dout, axis=0)
+        self.grad["weight"][...] = dgamma
+        self.grad["bias"][...] = dbeta
+        return dx
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+
+# --------------------------------------------------------------------------------------------------------------
 # The loss and the accuracy.
 
 
@@ -430,17 +587,22 @@ def _check_classification(logits: np.ndarray, target: np.ndarray, who: str) -> N
 
 
 def mlp(sizes: Sequence[int], *, rng: np.random.Generator, activation: Callable[[], Module] = ReLU,
-        dtype=np.float64) -> Sequential:
+        batch_norm: bool = False, dropout: float = 0.0, dtype=np.float64) -> Sequential:
     """A multi-layer perceptron: Linear layers of the given sizes, an activation between each two.
 
     ``mlp([64, 128, 10], rng=rng)`` is ``Sequential(Linear(64, 128), ReLU(), Linear(128, 10))``: no activation
-    after the last layer, whose outputs are the logits the loss takes. The layers draw their weights from ``rng``
-    in order.
+    after the last layer, whose outputs are the logits the loss takes. Each hidden layer is, in order,
+    ``Linear``, then ``BatchNorm1d`` (with ``batch_norm=True``), the activation, then ``Dropout(dropout)`` (when
+    ``dropout > 0``): ``mlp([64, 128, 10], rng=rng, batch_norm=True, dropout=0.5)`` is ``Sequential(Linear(64,
+    128), BatchNorm1d(128), ReLU(), Dropout(0.5), Linear(128, 10))``. The layers draw their weights from
+    ``rng`` in order; the Dropout layers draw their masks from it too.
 
     Args:
         sizes: the widths, input first and output last, at least two of them.
-        rng: the generator for the initial weights.
+        rng: the generator for the initial weights (and the dropout masks).
         activation: a Module class (or any function returning a new module), called once per hidden layer.
+        batch_norm: a BatchNorm1d after each hidden Linear layer.
+        dropout: the probability of dropping, for a Dropout after each hidden activation (0: none).
         dtype: the parameters' dtype.
     """
     sizes = list(sizes)
@@ -449,7 +611,11 @@ def mlp(sizes: Sequence[int], *, rng: np.random.Generator, activation: Callable[
     layers: list[Module] = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         if i > 0:
+            if batch_norm:
+                layers.append(BatchNorm1d(n_in, dtype=dtype))
             layers.append(activation())
+            if dropout:
+                layers.append(Dropout(dropout, rng=rng))
         layers.append(Linear(n_in, n_out, rng=rng, dtype=dtype))
     return Sequential(*layers)
 
@@ -537,6 +703,7 @@ class History:
         batch_lr: per batch, the learning rate of its step.
         epoch_time: per epoch, the seconds spent on its batches (the validation not included).
         diverged: True if a loss became infinite or NaN; training stopped at that batch, without stepping.
+        stopped_early: True if early stopping ended the training before ``epochs``.
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -548,11 +715,13 @@ class History:
     batch_lr: list[float] = field(default_factory=list)
     epoch_time: list[float] = field(default_factory=list)
     diverged: bool = False
+    stopped_early: bool = False
 
 
 def fit(model: Module, optimizer, X: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int,
         rng: np.random.Generator, loss_fn=None, scheduler=None, scheduler_step: str = "epoch",
-        validation: tuple[np.ndarray, np.ndarray] | None = None, progress: bool | None = None) -> History:
+        validation: tuple[np.ndarray, np.ndarray] | None = None, early_stopping=None,
+        progress: bool | None = None) -> History:
     """Train ``model`` with ``optimizer`` on ``(X, y)`` for ``epochs`` epochs of mini-batches.
 
     One epoch visits the batches of ``data.minibatches(len(X), batch_size, rng=rng)`` (your function from unit
@@ -566,7 +735,10 @@ def fit(model: Module, optimizer, X: np.ndarray, y: np.ndarray, *, epochs: int, 
     After each epoch: the validation loss and accuracy (in eval mode, in one forward pass; then back to training
     mode), and ``scheduler.step()`` if ``scheduler_step == "epoch"``. A scheduler with ``needs_metric = True``
     (``ReduceLROnPlateau``) is instead stepped once per epoch with the validation loss, ``scheduler.step(val_loss)``.
-    As in torch, the scheduler steps *after* the optimizer.
+    As in torch, the scheduler steps *after* the optimizer. With ``early_stopping`` (an
+    ``regularization.EarlyStopping``), ``early_stopping.step(val_loss, model)`` is called after each epoch's
+    validation; training stops when it returns True, and the weights of the best epoch are written back into
+    the model at the end (``early_stopping.restore(model)``): the model you get is the one of the best epoch.
 
     If a loss is infinite or NaN, training stops there (that batch takes no step) and the history says
     ``diverged=True``; NumPy's overflow warnings on the way are silenced, as this is the report.
@@ -584,7 +756,9 @@ def fit(model: Module, optimizer, X: np.ndarray, y: np.ndarray, *, epochs: int, 
             ``CrossEntropyLoss()`` by default.
         scheduler: None, or an object whose ``step()`` sets ``optimizer.lr`` (the schedules of unit 05).
         scheduler_step: ``"epoch"`` or ``"batch"``: when ``scheduler.step()`` is called.
-        validation: ``(X_val, y_val)``, evaluated after every epoch; needed by a scheduler with ``needs_metric``.
+        validation: ``(X_val, y_val)``, evaluated after every epoch; needed by a scheduler with ``needs_metric``
+            and by early stopping. Keep the test set out of it: what chooses the epoch is not a test any more.
+        early_stopping: None, or an object with ``step(val_loss, model) -> bool`` and ``restore(model)``.
         progress: show a progress bar over the epochs (tqdm) with the latest losses and accuracies. None (the
             default) shows it only inside a Jupyter kernel, so scripts and tests stay quiet.
 
@@ -606,6 +780,8 @@ def fit(model: Module, optimizer, X: np.ndarray, y: np.ndarray, *, epochs: int, 
     if needs_metric and scheduler_step == "batch":
         raise ValueError(f"{type(scheduler).__name__} is stepped once per epoch with the validation loss; "
                          "scheduler_step='batch' cannot apply to it")
+    if early_stopping is not None and validation is None:
+        raise ValueError("early stopping watches the validation loss: pass validation=(X_val, y_val)")
     if validation is not None and (not isinstance(validation, (tuple, list)) or len(validation) != 2):
         raise TypeError("validation must be a pair (X_val, y_val)")
 
@@ -641,6 +817,7 @@ def fit(model: Module, optimizer, X: np.ndarray, y: np.ndarray, *, epochs: int, 
                     history.val_loss.append(val_loss)
                     if val_acc is not None:
                         history.val_acc.append(val_acc)
+                stop = early_stopping is not None and early_stopping.step(history.val_loss[-1], model)
                 if needs_metric:
                     scheduler.step(history.val_loss[-1])
                 elif scheduler is not None and scheduler_step == "epoch":
@@ -648,6 +825,11 @@ def fit(model: Module, optimizer, X: np.ndarray, y: np.ndarray, *, epochs: int, 
                 if bar is not None:
                     bar.set_postfix(_latest(history), refresh=False)
                     bar.update()
+                if stop:
+                    history.stopped_early = True
+                    break
+        if early_stopping is not None:
+            early_stopping.restore(model)
     finally:
         if bar is not None:
             if history.diverged:

@@ -100,6 +100,17 @@ def _slider(name: str, positions: list, value):
                                    style={"description_width": "80px"})
 
 
+def _failure(exc: Exception, default_file: str = "optimlab/") -> tuple[str, tuple[str, str]]:
+    """What an explorer says when the student's code fails: (the status line, the two titles). A stub's
+    NotImplementedError names the function and the file to write it in; any other exception is a bug to show."""
+    if isinstance(exc, NotImplementedError):
+        message = str(exc)
+        name = message.split(" ", 1)[0]
+        where = message.split("write it in ", 1)[-1].split(" ", 1)[0] if "write it in" in message else default_file
+        return message, (f"{name} is still a stub", f"implement it in {where}")
+    return f"{type(exc).__name__}: {exc}", (f"your code raised {type(exc).__name__}", str(exc)[:50])
+
+
 class _Picture:
     """An explorer's picture and the status line under its controls.
 
@@ -421,15 +432,8 @@ class ScheduleExplorer:
         try:
             lrs = self.learning_rates(schedule, values)
             losses, accuracy = self.train(lrs)
-        except NotImplementedError as exc:
-            self.message = str(exc)
-            name = str(exc).split(" ", 1)[0]
-            where = str(exc).split("write it in ", 1)[-1].split(" ", 1)[0] if "write it in" in str(exc) else (
-                "optimlab/")
-            self._titles = (f"{name} is still a stub", f"implement it in {where}")
-        except Exception as exc:  # a bug in the student's code: say so where the curves would be
-            self.message = f"{type(exc).__name__}: {exc}"
-            self._titles = (f"your code raised {type(exc).__name__}", str(exc)[:50])
+        except Exception as exc:  # a stub, or a bug in the student's code: say so where the curves would be
+            self.message, self._titles = _failure(exc)
         if self.message is None:
             peak = float(np.max(np.abs(lrs))) or 1.0
             self.lr_line.set_data(np.arange(len(lrs)), lrs / peak)
@@ -494,5 +498,362 @@ class ScheduleExplorer:
 
         menu.observe(build, names="value")
         build()
+        redraw()
+        return box
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Unit 07: a network with and without batch normalization, retrained at each move.
+
+#: The sliders of :class:`BatchNormExplorer`: ``{name: (low, high, value)}``. ``init_scale`` is the standard
+#: deviation of the initial weights, ``lr`` plain SGD's learning rate; ``batch_size`` takes powers of two.
+BATCHNORM_SLIDERS = {"init_scale": (1e-3, 1.0, 0.2), "lr": (1e-2, 10.0, 0.3), "batch_size": (2, 128, 32)}
+
+#: The choices of the explorer's menu: whether a BatchNorm1d sits between each Linear layer and its ReLU.
+BATCHNORM_CHOICES = {"with BatchNorm1d": True, "without": False}
+
+
+class BatchNormExplorer:
+    """Train a deep network with and without *your* batch normalization; see the training curve and what
+    happens to the activations, for an initialization scale, a learning rate and a batch size of your choice.
+
+    The network is ``64 - 48 - 48 - 48 - 48 - 10``: four hidden layers, each ``Linear``, then (with batch
+    normalization) ``nn.BatchNorm1d``, whose forward and backward are your ``batchnorm_forward`` and
+    ``batchnorm_backward``, then ``ReLU``. Its weights are drawn from a normal distribution with standard deviation
+    ``init_scale`` and its biases are zero. Every redraw trains a fresh network for ``steps`` mini-batches of the
+    first 1024 training digits (a multiple of every batch size, so that no batch has a single example) with plain
+    SGD at the rate ``lr``; the weights and the order of the batches are the same at every redraw (for one
+    ``seed``), so what changes is the sliders' doing.
+
+    Left: the training loss (an exponential moving average of the batch losses) and, in the title, the validation
+    accuracy at the end, in eval mode. Right: the standard deviation of each hidden layer's ReLU input over the
+    validation images, at initialization (dashed) and after training (solid): with batch normalization it stays
+    near 1 whatever the scale; without, it shrinks or grows layer after layer. While a function is a stub, the
+    figure and the line under the controls say what to implement.
+
+    Args:
+        batchnorm: the menu's first choice, a key of :data:`BATCHNORM_CHOICES`.
+        steps: how many mini-batches to train for.
+        width: the width of the hidden layers.
+        depth: the number of hidden layers.
+        seed: the seed of the data split, of the weights and of the batches.
+    """
+
+    def __init__(self, batchnorm: str = "with BatchNorm1d", *, steps: int = 150, width: int = 48, depth: int = 4,
+                 seed: int = 0):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import NullLocator
+
+        if batchnorm not in BATCHNORM_CHOICES:
+            raise ValueError(f"batchnorm must be one of {', '.join(map(repr, BATCHNORM_CHOICES))}, got {batchnorm!r}")
+        from . import nn
+
+        self.batchnorm, self.steps, self.width, self.depth, self.seed = batchnorm, steps, width, depth, seed
+        split = nn.load_digits(seed=seed)
+        self.X, self.y = split.X_train[:1024], split.y_train[:1024]
+        self.X_val, self.y_val = split.X_val, split.y_val
+        self.message: str | None = None
+        self.fig = Figure(figsize=(10, 3.8), dpi=80)
+        self.canvas = FigureCanvasAgg(self.fig)
+        self.left, self.right = self.fig.subplots(1, 2)
+        self.left.set(xlim=(0, steps), ylim=(1e-2, 10), yscale="log", xlabel="step (mini-batch)",
+                      ylabel="training loss (moving average)")
+        self.right.set(xlim=(0.8, depth + 0.2), ylim=(1e-8, 1e4), yscale="log", xticks=range(1, depth + 1),
+                       xlabel="hidden layer", ylabel="std of the ReLU input")
+        for ax in (self.left, self.right):
+            ax.yaxis.set_minor_locator(NullLocator())
+        self.right.axhline(1.0, color="lightgray", linewidth=0.8)
+        (self.loss_line,) = self.left.plot([], [], color="crimson", animated=True)
+        (self.init_line,) = self.right.plot([], [], "o--", color="gray", markersize=4, animated=True,
+                                            label="at initialization")
+        (self.end_line,) = self.right.plot([], [], "o-", color="crimson", markersize=4, animated=True,
+                                           label="after training")
+        self.right.legend(handles=[self.init_line, self.end_line], loc="upper left", fontsize=8)
+        for ax in (self.left, self.right):  # one short line each: text is the slowest thing to draw
+            ax.set_title("title", y=1.0)
+            ax.title.set_animated(True)
+        self.fig.tight_layout()
+        self.canvas.draw()
+        self._background = self.canvas.copy_from_bbox(self.fig.bbox)
+
+    def network(self, batchnorm: bool, init_scale: float):
+        """A fresh network: Linear (weights N(0, init_scale^2), zero biases), [BatchNorm1d], ReLU, ..., Linear."""
+        from . import nn
+
+        rng = np.random.default_rng(self.seed)
+        sizes = [self.X.shape[1]] + [self.width] * self.depth + [10]
+        layers = []
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            linear = nn.Linear(n_in, n_out, rng=rng)
+            linear.weight[...] = init_scale * rng.standard_normal(linear.weight.shape)
+            linear.bias[...] = 0.0
+            layers.append(linear)
+            if i < self.depth:
+                layers += [nn.BatchNorm1d(n_out)] if batchnorm else []
+                layers.append(nn.ReLU())
+        return nn.Sequential(*layers)
+
+    def relu_inputs_std(self, model) -> np.ndarray:
+        """The standard deviation of each hidden layer's ReLU input over the validation images, in eval mode."""
+        from . import nn
+
+        model.eval()
+        found, h = [], self.X_val
+        with np.errstate(all="ignore"):
+            for layer in model:
+                if isinstance(layer, nn.ReLU):
+                    found.append(float(np.std(h)))
+                h = layer(h)
+        model.train()
+        return np.array(found)
+
+    def train(self, batchnorm: bool, init_scale: float, lr: float, batch_size: int):
+        """Train a fresh network: (smoothed training loss per step, validation accuracy, ReLU-input stds at
+        initialization, after training)."""
+        from . import nn, optim
+
+        model = self.network(batchnorm, init_scale)
+        before = self.relu_inputs_std(model)
+        opt = optim.SGD(model.parameters(), lr=lr)
+        step = nn.training_steps(model, opt, self.X, self.y, batch_size=int(batch_size),
+                                 rng=np.random.default_rng(self.seed + 1))
+        smoothed, average = [], 0.0
+        with np.errstate(all="ignore"):
+            for t in range(1, self.steps + 1):
+                loss = step(lr)
+                if not np.isfinite(loss):
+                    break
+                average = 0.9 * average + 0.1 * loss
+                smoothed.append(average / (1 - 0.9**t))
+            finished = len(smoothed) == self.steps
+            model.eval()
+            accuracy = nn.accuracy(model(self.X_val), self.y_val) if finished else float("nan")
+        after = self.relu_inputs_std(model) if finished else np.full(self.depth, np.nan)
+        return np.array(smoothed), accuracy, before, after
+
+    def draw(self, batchnorm: str | None = None, **values):
+        """Train with these slider values (``init_scale``, ``lr``, ``batch_size``) and redraw; returns the
+        figure."""
+        batchnorm = batchnorm or self.batchnorm
+        values = {name: bounds[2] for name, bounds in BATCHNORM_SLIDERS.items()} | values
+        self.message = None
+        try:
+            losses, accuracy, before, after = self.train(BATCHNORM_CHOICES[batchnorm], float(values["init_scale"]),
+                                                         float(values["lr"]), int(values["batch_size"]))
+        except Exception as exc:  # a stub, or a bug in the student's code: say so where the curves would be
+            self.message, self._titles = _failure(exc, "optimlab/batchnorm.py")
+        if self.message is None:
+            layers = np.arange(1, self.depth + 1)
+            self.loss_line.set_data(np.arange(1, len(losses) + 1), np.clip(losses, 1e-2, 10))
+            self.init_line.set_data(layers, np.clip(before, 1e-8, 1e4))
+            self.end_line.set_data(layers, np.clip(after, 1e-8, 1e4))
+            result = (f"diverged after {len(losses)} steps" if len(losses) < self.steps else
+                      f"loss {losses[-1]:.3g}, validation accuracy {accuracy:.3f}")
+            shown = (f"{batchnorm}: init scale {_shortest(float(values['init_scale']))}, "
+                     f"lr {_shortest(float(values['lr']))}, batch {int(values['batch_size'])}")
+            self._titles = (result, shown)
+        else:
+            for line in (self.loss_line, self.init_line, self.end_line):
+                line.set_data([], [])
+        self.left.set_title(self._titles[0], y=1.0)
+        self.right.set_title(self._titles[1], y=1.0)
+        self.canvas.restore_region(self._background)
+        for artist in (self.loss_line, self.init_line, self.end_line, self.left.title, self.right.title):
+            self.fig.draw_artist(artist)
+        return self.fig
+
+    def png(self, batchnorm: str | None = None, **values) -> bytes:
+        """The figure for this choice and these slider values, as PNG bytes."""
+        self.draw(batchnorm, **values)
+        return _png(self.canvas)
+
+    @staticmethod
+    def positions(name: str) -> list:
+        """The positions of one slider: powers of two for the batch size, :func:`slider_values` otherwise."""
+        low, high, value = BATCHNORM_SLIDERS[name]
+        if name == "batch_size":
+            return [2**k for k in range(int(np.log2(low)), int(np.log2(high)) + 1)]
+        return slider_values(low, high, value)
+
+    def show(self):
+        """Display the menu, the sliders, a status line and, under them, the figure; returns the box of widgets.
+
+        A move retrains the network (about a second): the status line says so while it runs."""
+        import ipywidgets as widgets
+        from IPython.display import display
+
+        menu = widgets.Dropdown(options=list(BATCHNORM_CHOICES), value=self.batchnorm, description="network",
+                                style={"description_width": "80px"})
+        controls = {name: _slider(name, self.positions(name), bounds[2])
+                    for name, bounds in BATCHNORM_SLIDERS.items()}
+        status = widgets.HTML()
+        box = widgets.VBox([menu, *controls.values(), status])
+        display(box)
+        picture = _Picture(status)
+
+        def redraw(change=None):
+            status.value = '<span style="color: #666">⏳ training a fresh network…</span>'
+            values = {name: control.value for name, control in controls.items()}
+            png = self.png(menu.value, **values)
+            picture.show(png, f"<batch-norm explorer: {self.message or menu.value}>", self.message)
+
+        menu.observe(redraw, names="value")
+        for control in controls.values():
+            control.observe(redraw, names="value")
+        redraw()
+        return box
+
+
+def _with_zero(low: float, high: float, value: float) -> list[float]:
+    """Log-spaced slider positions over ``[low, high]``, with 0 (the regularizer off) first."""
+    return [0.0, *slider_values(low, high, value if value > 0 else low)]
+
+
+class RegularizationExplorer:
+    """Train a network on few digits with *your* regularizers; see the gap between training and validation.
+
+    Every redraw trains a 64-128-10 network from the same initial weights, on the first ``examples`` digits of
+    the training set, for ``epochs`` epochs of mini-batches of 32 (SGD with momentum 0.9: your
+    ``momentum_update``; the batches come from your ``minibatches``). The L2 penalty enters through your
+    ``regularization.penalty_grads`` (the biases are not decayed), dropout through ``nn.Dropout``, which calls
+    your ``dropout_mask``, ``dropout_forward`` and ``dropout_backward``; with its slider at 0, each is off (and your
+    function is not called).
+
+    Left: the training and the validation loss after each epoch (the training loss measured in eval mode, without
+    dropout, so the two are comparable); the title gives the best validation loss, its epoch (where early stopping
+    would stop) and the validation accuracy there. Right: a histogram of the magnitudes of the first layer's
+    weights; its title gives their norm. While a function is a stub, the figure and the line under the controls
+    say what to implement.
+
+    Args:
+        epochs: how many epochs each redraw trains for.
+        lr: SGD's learning rate.
+        seed: the seed of the weights, of the split, of the batches and of the dropout masks.
+    """
+
+    SLIDERS = {"weight_decay": (1e-4, 0.1, 0.0), "dropout": (0.0, 0.8, 0.0), "examples": (50, 500, 150)}
+
+    def __init__(self, *, epochs: int = 60, lr: float = 0.1, seed: int = 0):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import NullLocator
+
+        from . import nn
+
+        self.epochs, self.lr, self.seed = epochs, lr, seed
+        split = nn.load_digits(seed=seed)
+        self.X, self.y, self.X_val, self.y_val = split.X_train, split.y_train, split.X_val, split.y_val
+        self.message: str | None = None
+        self.fig = Figure(figsize=(10, 3.8), dpi=80)
+        self.canvas = FigureCanvasAgg(self.fig)
+        self.left, self.right = self.fig.subplots(1, 2)
+        self.left.set(xlim=(0, epochs), ylim=(1e-3, 3), yscale="log", xlabel="epoch", ylabel="loss")
+        self.left.yaxis.set_minor_locator(NullLocator())
+        self.bins = np.geomspace(1e-4, 1.0, 41)
+        self.right.set(xlim=(1e-4, 1.0), ylim=(0, 0.2), xscale="log", xlabel="|weight| of the first layer",
+                       ylabel="fraction of the weights")
+        self.right.xaxis.set_minor_locator(NullLocator())
+        (self.train_line,) = self.left.plot([], [], color="gray", linestyle="--", label="training",
+                                            animated=True)
+        (self.val_line,) = self.left.plot([], [], color="crimson", label="validation", animated=True)
+        (self.best_point,) = self.left.plot([], [], "o", color="crimson", animated=True)
+        (self.hist_line,) = self.right.plot([], [], color="crimson", drawstyle="steps-post", animated=True)
+        self.left.legend(loc="lower left")
+        for ax in (self.left, self.right):  # one short line each: text is the slowest thing to draw
+            ax.set_title("title", y=1.0)
+            ax.title.set_animated(True)
+        self.fig.tight_layout()
+        self.canvas.draw()
+        self._background = self.canvas.copy_from_bbox(self.fig.bbox)
+
+    def train(self, weight_decay: float, dropout: float, examples: int) -> dict:
+        """Train once: the per-epoch training and validation losses and the first layer's weights."""
+        from . import data, nn, optim, regularization
+
+        rng = np.random.default_rng(self.seed)
+        model = nn.mlp([self.X.shape[1], 128, 10], rng=rng, dropout=dropout)
+        opt = optim.SGD(model.parameters(), lr=self.lr, momentum=0.9)
+        loss_fn = nn.CrossEntropyLoss()
+        X, y = self.X[:examples], self.y[:examples]
+        train, val, accuracy = [], [], []
+        with np.errstate(all="ignore"):
+            for _ in range(self.epochs):
+                model.train()
+                for batch in data.minibatches(len(X), 32, rng=rng):
+                    loss_fn(model(X[batch]), y[batch])
+                    model.backward(loss_fn.backward())
+                    grads = model.grads()
+                    if weight_decay:
+                        grads = regularization.penalty_grads(grads, model.parameters(), l2=weight_decay)
+                    opt.step(grads)
+                model.eval()
+                train.append(loss_fn(model(X), y))
+                logits = model(self.X_val)
+                val.append(loss_fn(logits, self.y_val))
+                accuracy.append(nn.accuracy(logits, self.y_val))
+                if not np.isfinite(val[-1]):
+                    break
+        return {"train": np.array(train), "val": np.array(val), "accuracy": np.array(accuracy),
+                "weights": model[0].weight.copy()}
+
+    def draw(self, weight_decay: float = 0.0, dropout: float = 0.0, examples: int = 150):
+        """Train with these settings and redraw; returns the figure."""
+        self.message = None
+        try:
+            run = self.train(weight_decay, dropout, examples)
+        except Exception as exc:  # a stub, or a bug in the student's code: say so where the curves would be
+            self.message, self._titles = _failure(exc, "optimlab/regularization.py")
+        if self.message is None:
+            epochs = np.arange(1, len(run["val"]) + 1)
+            self.train_line.set_data(epochs, np.clip(run["train"], 1e-3, 3))
+            self.val_line.set_data(epochs, np.clip(run["val"], 1e-3, 3))
+            best = int(np.nanargmin(run["val"]))
+            self.best_point.set_data([best + 1], [np.clip(run["val"][best], 1e-3, 3)])
+            magnitudes = np.abs(run["weights"]).ravel()
+            counts, _ = np.histogram(np.clip(magnitudes, 1e-4, 1.0), bins=self.bins)
+            self.hist_line.set_data(self.bins, np.append(counts, counts[-1]) / magnitudes.size)
+            self._titles = (f"best validation loss {run['val'][best]:.3f} at epoch {best + 1} "
+                            f"(accuracy {run['accuracy'][best]:.3f})",
+                            f"|W| = {np.linalg.norm(run['weights']):.1f}")
+        else:
+            for line in (self.train_line, self.val_line, self.best_point, self.hist_line):
+                line.set_data([], [])
+        self.left.set_title(self._titles[0], y=1.0)
+        self.right.set_title(self._titles[1], y=1.0)
+        self.canvas.restore_region(self._background)
+        for artist in (self.train_line, self.val_line, self.best_point, self.hist_line, self.left.title,
+                       self.right.title):
+            self.fig.draw_artist(artist)
+        return self.fig
+
+    def png(self, **values) -> bytes:
+        """The figure for these slider values, as PNG bytes."""
+        self.draw(**values)
+        return _png(self.canvas)
+
+    def show(self):
+        """Display the sliders and, under them, the figure; returns the box of widgets."""
+        import ipywidgets as widgets
+        from IPython.display import display
+
+        low, high, value = self.SLIDERS["weight_decay"]
+        controls = {"weight_decay": _slider("weight_decay", _with_zero(low, high, value), value),
+                    "dropout": _slider("dropout", slider_values(*self.SLIDERS["dropout"]), 0.0),
+                    "examples": _slider("examples", _int_values(*self.SLIDERS["examples"]),
+                                        self.SLIDERS["examples"][2])}
+        status = widgets.HTML()
+        box = widgets.VBox([*controls.values(), status])
+        display(box)
+        picture = _Picture(status)
+
+        def redraw(change=None):
+            values = {name: control.value for name, control in controls.items()}
+            status.value = '<span style="color: #666">⏳ training a fresh network…</span>'  # shown while it trains
+            png = self.png(**values)
+            picture.show(png, f"<regularization explorer: {self.message or values}>", self.message)
+
+        for control in controls.values():
+            control.observe(redraw, names="value")
         redraw()
         return box
