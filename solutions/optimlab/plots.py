@@ -136,6 +136,33 @@ class _Picture:
             self.handle.update(bundle, raw=True)
 
 
+#: The status line of an explorer while it retrains a network.
+TRAINING = '<span style="color: #666">⏳ training a fresh network…</span>'
+
+
+def _live(controls: dict, render, *, menu=None, busy: str | None = None):
+    """Display a menu (if any), the sliders ``controls`` and a status line, then the picture, redrawn whenever a
+    control changes: ``render(values)`` gives ``(png, text, message)`` for the sliders' values (the message is
+    None, or what the status line says went wrong). ``busy`` is shown in the status line while it renders."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    status = widgets.HTML()
+    box = widgets.VBox([*([menu] if menu is not None else []), *controls.values(), status])
+    display(box)
+    picture = _Picture(status)
+
+    def redraw(change=None):
+        if busy:
+            status.value = busy  # the update goes out now, while the kernel is still busy rendering
+        picture.show(*render({name: control.value for name, control in controls.items()}))
+
+    for control in [*([menu] if menu is not None else []), *controls.values()]:
+        control.observe(redraw, names="value")
+    redraw()
+    return box
+
+
 class Explorer:
     """Rerun *your* update function with the hyperparameters of some sliders, and redraw its path.
 
@@ -272,25 +299,14 @@ class Explorer:
 
     def show(self):
         """Display the sliders and, under them, the figure; returns the box of widgets."""
-        import ipywidgets as widgets
-        from IPython.display import display
-
         controls = {name: _slider(name, slider_values(low, high, value), value)
                     for name, (low, high, value) in self.sliders.items()}
-        status = widgets.HTML()
-        box = widgets.VBox([*controls.values(), status])
-        display(box)
-        picture = _Picture(status)
 
-        def redraw(change=None):
-            values = {name: control.value for name, control in controls.items()}
+        def render(values):
             png = self.png(**values)
-            picture.show(png, f"<{self.update} explorer: {self.message or 'the path and its loss'}>", self.message)
+            return png, f"<{self.update} explorer: {self.message or 'the path and its loss'}>", self.message
 
-        for control in controls.values():
-            control.observe(redraw, names="value")
-        redraw()
-        return box
+        return _live(controls, render)
 
 
 def lr_explorer(problem, x0: Sequence[float], *, steps: int = 40, lr: float = 0.05,
@@ -681,28 +697,17 @@ class BatchNormExplorer:
 
         A move retrains the network (about a second): the status line says so while it runs."""
         import ipywidgets as widgets
-        from IPython.display import display
 
         menu = widgets.Dropdown(options=list(BATCHNORM_CHOICES), value=self.batchnorm, description="network",
                                 style={"description_width": "80px"})
         controls = {name: _slider(name, self.positions(name), bounds[2])
                     for name, bounds in BATCHNORM_SLIDERS.items()}
-        status = widgets.HTML()
-        box = widgets.VBox([menu, *controls.values(), status])
-        display(box)
-        picture = _Picture(status)
 
-        def redraw(change=None):
-            status.value = '<span style="color: #666">⏳ training a fresh network…</span>'
-            values = {name: control.value for name, control in controls.items()}
+        def render(values):
             png = self.png(menu.value, **values)
-            picture.show(png, f"<batch-norm explorer: {self.message or menu.value}>", self.message)
+            return png, f"<batch-norm explorer: {self.message or menu.value}>", self.message
 
-        menu.observe(redraw, names="value")
-        for control in controls.values():
-            control.observe(redraw, names="value")
-        redraw()
-        return box
+        return _live(controls, render, menu=menu, busy=TRAINING)
 
 
 def _with_zero(low: float, high: float, value: float) -> list[float]:
@@ -833,27 +838,16 @@ class RegularizationExplorer:
         return _png(self.canvas)
 
     def show(self):
-        """Display the sliders and, under them, the figure; returns the box of widgets."""
-        import ipywidgets as widgets
-        from IPython.display import display
-
+        """Display the sliders, a status line and, under them, the figure; returns the box of widgets. A move
+        retrains the network: the status line says so while it runs."""
         low, high, value = self.SLIDERS["weight_decay"]
         controls = {"weight_decay": _slider("weight_decay", _with_zero(low, high, value), value),
                     "dropout": _slider("dropout", slider_values(*self.SLIDERS["dropout"]), 0.0),
                     "examples": _slider("examples", _int_values(*self.SLIDERS["examples"]),
                                         self.SLIDERS["examples"][2])}
-        status = widgets.HTML()
-        box = widgets.VBox([*controls.values(), status])
-        display(box)
-        picture = _Picture(status)
 
-        def redraw(change=None):
-            values = {name: control.value for name, control in controls.items()}
-            status.value = '<span style="color: #666">⏳ training a fresh network…</span>'  # shown while it trains
+        def render(values):
             png = self.png(**values)
-            picture.show(png, f"<regularization explorer: {self.message or values}>", self.message)
+            return png, f"<regularization explorer: {self.message or values}>", self.message
 
-        for control in controls.values():
-            control.observe(redraw, names="value")
-        redraw()
-        return box
+        return _live(controls, render, busy=TRAINING)
