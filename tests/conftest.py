@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 from nbclient import NotebookClient
 
@@ -88,6 +89,20 @@ def samples_dir(tmp_path_factory) -> Path:
     destination = tmp_path_factory.mktemp("samples") / "samples"
     samples.write(destination)
     return destination
+
+
+def recorded(unit: str, *, hidden_seed: int | None = None, draws: int = 12) -> dict[str, dict]:
+    """Check data recorded here from the catalogue of ``unit``, ``{exercise: spec}``: on its public cases (where
+    ``record`` also validates that every catalogued mistake is named), or on ``draws`` rounds of its hidden cases
+    drawn from ``hidden_seed``."""
+    from autograder.checkdata import record
+    from autograder.exercises import units
+
+    exercises = units()[unit]
+    if hidden_seed is None:
+        return {e.name: record(e, e.public()) for e in exercises}
+    rng = np.random.default_rng(hidden_seed)
+    return {e.name: record(e, [c for _ in range(draws) for c in e.hidden(rng)], validate=False) for e in exercises}
 
 
 #: The test files that take longest (each grades a class, drives nbgrader or a browser over every unit), started

@@ -17,8 +17,7 @@ import re
 import numpy as np
 import pytest
 
-from autograder.checkdata import record
-from conftest import SOLUTIONS, submodule
+from conftest import SOLUTIONS, recorded, submodule
 
 TOL = 1e-12
 
@@ -294,16 +293,13 @@ def catalogue(ref):
 
 
 @pytest.fixture(scope="module")
-def specs(catalogue):
-    """Check data recorded from the catalogue's public cases (record validates that every mistake is named)."""
-    return {name: record(exercise, exercise.public()) for name, exercise in catalogue.items()}
+def specs(ref):
+    return recorded("07_batchnorm")
 
 
 @pytest.fixture(scope="module")
-def hidden_specs(catalogue):
-    rng = np.random.default_rng(77)
-    return {name: record(exercise, [c for _ in range(12) for c in exercise.hidden(rng)], validate=False)
-            for name, exercise in catalogue.items()}
+def hidden_specs(ref):
+    return recorded("07_batchnorm", hidden_seed=77)
 
 
 def test_the_reference_passes_the_public_and_hidden_checks(check, bn, specs, hidden_specs):
@@ -320,30 +316,15 @@ def test_the_catalogue_covers_the_issue_s_mistakes(catalogue):
         assert any(words in t for t in titles), words
 
 
-def _stub_module():
-    """The release's batchnorm.py: the released file if the release has it, else made here as the release makes
-    it (``strip_solutions``), executed as ``optimlab.batchnorm`` (its ``@exercise`` registrations are the
-    reference's own)."""
-    import types
-
-    from autograder.paths import COURSE
-    from autograder.release import strip_solutions
-
-    released = COURSE / "optimlab" / "batchnorm.py"
-    if released.exists():
-        source = released.read_text(encoding="utf-8")
-    else:
-        source = strip_solutions((SOLUTIONS / "optimlab" / "batchnorm.py").read_text(encoding="utf-8"),
-                                 "optimlab/batchnorm.py")
-    module = types.ModuleType("optimlab.batchnorm")
-    module.__package__ = "optimlab"
-    exec(compile(source, str(released), "exec"), module.__dict__)  # noqa: S102 - our own release text
-    return module
+@pytest.fixture(scope="module")
+def stub(stubs):
+    """The release's batchnorm.py (``course/optimlab``), as a student first gets it."""
+    return submodule(stubs, "batchnorm")
 
 
 @pytest.mark.parametrize("name", ["batchnorm_forward", "batchnorm_backward"])
-def test_the_stubs_fail_every_case_with_their_own_error(check, specs, name):
-    stub = getattr(_stub_module(), name)
+def test_the_stubs_fail_every_case_with_their_own_error(check, specs, stub, name):
+    stub = getattr(stub, name)
     with pytest.raises(NotImplementedError, match=f"{name} is not implemented yet: .*07_batchnorm"):
         check.run_check(specs[name], stub)
     passed, failure = check.run_check(specs[name], stub, reraise=())

@@ -14,13 +14,11 @@
 """
 
 import math
-import types
 
 import numpy as np
 import pytest
 
-from autograder.checkdata import record
-from conftest import SOLUTIONS, submodule
+from conftest import SOLUTIONS, recorded, submodule
 
 TOL = 1e-12
 
@@ -451,16 +449,13 @@ def catalogue():
 
 
 @pytest.fixture(scope="module")
-def specs(catalogue):
-    """Check data recorded from the catalogue's public cases (record validates that every mistake is named)."""
-    return {name: record(exercise, exercise.public()) for name, exercise in catalogue.items()}
+def specs(ref):
+    return recorded("06_regularization")
 
 
 @pytest.fixture(scope="module")
-def hidden_specs(catalogue):
-    rng = np.random.default_rng(66)
-    return {name: record(exercise, [c for _ in range(12) for c in exercise.hidden(rng)], validate=False)
-            for name, exercise in catalogue.items()}
+def hidden_specs(ref):
+    return recorded("06_regularization", hidden_seed=66)
 
 
 def test_the_catalogue_covers_every_exercise_of_the_module(catalogue, reg, ref):
@@ -486,48 +481,34 @@ def test_every_catalogued_mistake_is_named_with_its_explanation(check, catalogue
             assert mistake.explain in failure
 
 
-def _stub_module():
-    """The release's regularization.py: the released file if the release has it, else made here as the release
-    makes it (``strip_solutions``), executed as ``optimlab.regularization`` (so its ``@exercise`` registrations
-    are the reference's own)."""
-    from autograder.paths import COURSE
-    from autograder.release import strip_solutions
-
-    released = COURSE / "optimlab" / "regularization.py"
-    if released.exists():
-        source = released.read_text(encoding="utf-8")
-    else:
-        source = strip_solutions((SOLUTIONS / "optimlab" / "regularization.py").read_text(encoding="utf-8"),
-                                 "optimlab/regularization.py")
-    module = types.ModuleType("optimlab.regularization")
-    module.__package__ = "optimlab"
-    exec(compile(source, str(released), "exec"), module.__dict__)  # noqa: S102 - our own release text
-    return module
+@pytest.fixture(scope="module")
+def stub(stubs):
+    """The release's regularization.py (``course/optimlab``), as a student first gets it."""
+    return submodule(stubs, "regularization")
 
 
 @pytest.mark.parametrize("name", ["penalty", "penalty_grads", "l1_prox", "dropout_mask", "dropout_forward",
                                   "dropout_backward", "early_stopping_step"])
-def test_the_stubs_fail_every_case_with_their_own_error(check, specs, name):
-    stub = getattr(_stub_module(), name)
+def test_the_stubs_fail_every_case_with_their_own_error(check, specs, stub, name):
+    stub = getattr(stub, name)
     with pytest.raises(NotImplementedError, match=f"{name} is not implemented yet: .*06_regularization"):
         check.run_check(specs[name], stub)
     passed, failure = check.run_check(specs[name], stub, reraise=())
     assert passed == 0 and f"{name} is not implemented yet" in failure
 
 
-def test_the_stub_keeps_the_given_class_and_no_solution_line():
+def test_the_stub_keeps_the_given_class_and_no_solution_line(stub):
     import re
 
     from autograder.release import strip_solutions
 
     source = (SOLUTIONS / "optimlab" / "regularization.py").read_text(encoding="utf-8")
-    stub = strip_solutions(source, "optimlab/regularization.py")
+    released = strip_solutions(source, "optimlab/regularization.py")
     secret = {line.strip() for block in re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", source, re.S)
               for line in block.splitlines() if len(line.strip()) > 12}
     assert len(secret) >= 10
-    assert not [line for line in secret if line in stub]
-    module = _stub_module()
-    assert module.EarlyStopping(patience=2).state == {} and module.is_bias("1.bias")
+    assert not [line for line in secret if line in released]
+    assert stub.EarlyStopping(patience=2).state == {} and stub.is_bias("1.bias")
 
 
 # ------------------------------------------------------------------------- independently written wrong code
