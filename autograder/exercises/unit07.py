@@ -288,9 +288,9 @@ BATCHNORM_BACKWARD = Exercise(
                 "well, as in dx = gamma * invstd / N * (N * dout - sum(dout) - xhat * sum(dout * xhat)).",
                 _backward_variant(mean_path=False)),
         Mistake("dgamma_of_x", "dgamma without xhat: sum(dout * x)",
-                "gamma multiplies the normalized input, y = gamma * xhat + beta, so dgamma = sum(dout * xhat) over "
-                "the batch, with xhat recomputed from x (mean and variance of the batch, eps inside the square "
-                "root).", _backward_variant(dgamma_of_x=True)),
+                "gamma multiplies the normalized input (y is gamma times xhat, plus beta), so dgamma = sum(dout * "
+                "xhat) over the batch, with xhat recomputed from x (mean and variance of the batch, eps inside the "
+                "square root).", _backward_variant(dgamma_of_x=True)),
         Mistake("averaged", "dgamma and dbeta averaged instead of summed",
                 "gamma and beta are shared by every example of the batch, so their gradients are sums over the "
                 "batch, dout.sum(axis=0): the 1 / N of a mean loss is already in dout.",
