@@ -390,13 +390,12 @@ FORWARD_MISTAKES = [
             "keep is True where a unit is KEPT: zero the entries where it is False, keep (and scale) the others. "
             "Using ~keep drops the units that should stay, about 1 - p of them instead of p.",
             _forward_variant(train=lambda x, keep, p: x * ~keep / (1 - p))),
-]
-FORWARD_MISTAKES.append(
     Mistake("nan_at_one", NAN_AT_ONE,
             "At p = 1 every unit is dropped and the keep probability 1 - p is 0, so x * keep / (1 - p) is 0 / 0, "
             "a NaN (and 1 / (1 - p) raises ZeroDivisionError). torch returns exact zeros: handle p == 1 first "
             "and return zeros shaped like x.", _forward_variant(train=lambda x, keep, p: x * keep / (1 - p)),
-            detected_by="check"))
+            detected_by="check"),
+]
 
 DROPOUT_FORWARD = Exercise(
     name="dropout_forward", module="regularization", returns="the output", public=_forward_public,
@@ -460,12 +459,11 @@ BACKWARD_MISTAKES = [
     Mistake("pass_through", "the gradient passed through unchanged",
             "That is evaluation mode's gradient. In training the forward zeroed the dropped units, so their "
             "gradient is 0, and scaled the others: dout * keep / (1 - p).", lambda dout, keep, p: dout.copy()),
-]
-BACKWARD_MISTAKES.append(
     Mistake("nan_at_one", NAN_AT_ONE,
             "At p = 1 every unit was dropped and 1 - p is 0, so dout * keep / (1 - p) is 0 / 0, a NaN. The "
             "gradient is exact zeros: handle p == 1 first and return zeros shaped like dout.",
-            lambda dout, keep, p: dout * keep / (1 - p), detected_by="check"))
+            lambda dout, keep, p: dout * keep / (1 - p), detected_by="check"),
+]
 
 DROPOUT_BACKWARD = Exercise(
     name="dropout_backward", module="regularization", returns="the gradient with respect to x",

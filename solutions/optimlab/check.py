@@ -775,8 +775,14 @@ def _error_verdict(spec: dict, case: dict, observation: dict) -> Verdict:
             return verdict
     if kind == "NotImplementedError":
         return Verdict(False, f"{name} is not implemented yet.", not_implemented=True)
-    if spec.get("diagnose") == "dropout" and kind == "ZeroDivisionError" and case["args"].get("p") == 1:
-        return Verdict(False, f"{name} raised ZeroDivisionError at p = 1: {_NAN_AT_ONE}", mistake=DROPOUT_NAN_AT_ONE)
+    try:  # the exercise's own diagnosis may recognize the error (dropout dividing by 1 - p = 0)
+        diagnose = DIAGNOSES.get(spec.get("diagnose"))
+        result = diagnose(spec, case, observation, []) if diagnose else None
+    except Exception:  # noqa: BLE001 — a diagnosis that cannot be made is not offered
+        result = None
+    if result:
+        title, explanation = result
+        return Verdict(False, f"{name} raised {kind}: {explanation}", mistake=title)
     at_step = " " + _step_phrase(names, step, "at step {step}") if step else ""
     return Verdict(False, f"{name} raised {kind}{at_step}: {message}")
 
@@ -1019,6 +1025,10 @@ def _diagnose_dropout(spec, case, observation, found):
     anew (in backward) or the probabilities swapped."""
     args, got = case["args"], observation.get("output")
     p = args.get("p")
+    error = observation.get("error")
+    if isinstance(error, dict):  # a call that raised: only the division by 1 - p = 0 is recognized
+        return (DROPOUT_NAN_AT_ONE, _NAN_AT_ONE) if (
+            p == 1 and "keep" in args and error.get("type") == "ZeroDivisionError") else None
     if p == 1 and "keep" in args and args.get("training", True) is not False and isinstance(got, dict) and (
             "array" in got):
         out = decode(got)
