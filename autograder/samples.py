@@ -62,7 +62,7 @@ SAMPLES: dict[str, Sample] = {
     "Broken Sample_31_assignsubmission_file_course.zip": Sample(
         edits=(
             (f"{PACKAGE}/gd.py", "return param - lr * grad", "return param - lr * grad)"),
-            (f"{PACKAGE}/data.py", "order = rng.permutation(n) if shuffle else np.arange(n)",
+            (f"{PACKAGE}/regularization.py", "shrunk = np.maximum(np.abs(w) - threshold, 0)",
              "while True:\n        pass"),
             (f"{PACKAGE}/gradcheck.py", "x = np.array(x, dtype=np.float64)", "raise SystemExit(0)"),
             (f"{PACKAGE}/losses.py", "return X.T @ (X @ w - y) / len(y)",

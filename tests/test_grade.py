@@ -70,6 +70,8 @@ def klass(tmp_path_factory, samples_dir):
     shutil.copytree(samples_dir / "perfect", subs / "perfect")
     for student in ("deadkernel", "corruptnb"):  # their package and the first two units' notebooks
         shutil.copytree(samples_dir / "perfect", subs / student, ignore=shutil.ignore_patterns(*UNITS[2:]))
+    # graded again by test_grading_again_...: a perfect package and the first unit's notebook
+    shutil.copytree(samples_dir / "perfect", subs / "again", ignore=shutil.ignore_patterns(*UNITS[1:]))
     first = subs / "deadkernel" / UNITS[0]
     notebook = next(first.glob("*.ipynb"))
     nb = json.loads(notebook.read_text())
@@ -96,7 +98,7 @@ def klass(tmp_path_factory, samples_dir):
 def test_every_submission_is_graded_and_the_run_succeeds(klass):
     assert klass["proc"].returncode == 0, klass["proc"].stderr
     rows = _rows(klass["out"])
-    assert sorted(rows) == ["corrupt", "corruptnb", "deadkernel", "empty", "hidden", "loops", "perfect",
+    assert sorted(rows) == ["again", "corrupt", "corruptnb", "deadkernel", "empty", "hidden", "loops", "perfect",
                             "untouched"]
     header = list(next(iter(rows.values())))
     assert header[:3] == ["student", "total", "max_total"] and header[-1] == "status"
@@ -178,21 +180,21 @@ def test_grading_again_changes_nothing_and_keeps_manual_grades(klass):
     out = klass["out"]
     db = f"sqlite:///{out / 'nbgrader' / 'gradebook.db'}"
     with Gradebook(db) as gradebook:
-        written = next(g for g in gradebook.find_submission(UNITS[0], "perfect").notebooks[0].grades
+        written = next(g for g in gradebook.find_submission(UNITS[0], "again").notebooks[0].grades
                        if g.cell.cell_type == "markdown")
         written.manual_score = 1.5
         gradebook.db.commit()
     csv_before = (out / "grades.csv").read_bytes()
     results_before = {p.name: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
-    (out / "results" / "perfect.json").unlink()   # perfect is graded again, the others are skipped
+    (out / "results" / "again.json").unlink()   # again is graded again, the others are skipped
     proc = _cli("grade", str(klass["subs"]), "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     assert (out / "grades.csv").read_bytes() == csv_before
     after = {p.name: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
-    assert {k: v for k, v in after.items() if k != "perfect.json"} == {
-        k: v for k, v in results_before.items() if k != "perfect.json"}
+    assert {k: v for k, v in after.items() if k != "again.json"} == {
+        k: v for k, v in results_before.items() if k != "again.json"}
     with Gradebook(db) as gradebook:
-        submission = gradebook.find_submission(UNITS[0], "perfect")
+        submission = gradebook.find_submission(UNITS[0], "again")
         written = next(g for g in submission.notebooks[0].grades if g.cell.cell_type == "markdown")
         assert written.manual_score == 1.5
         assert submission.code_score == submission.max_code_score

@@ -52,4 +52,4 @@ def test_the_readme_demo_samples_are_made_on_demand_and_grade_as_described(tmp_p
     assert {f for f in functions if partial[f] == "1"} == {"gd_update", "least_squares_grad", "minibatches"}
     broken = rows["broken_sample"]
     assert broken[UNITS[0]] == "0" and "not valid JSON" in broken["status"]
-    assert "minibatches could not be graded" in broken["status"] and broken["gd_update"] == "0"
+    assert "l1_prox could not be graded" in broken["status"] and broken["gd_update"] == "0"
