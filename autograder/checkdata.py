@@ -25,6 +25,8 @@ def spec_header(exercise: Exercise) -> dict:
         "returns": exercise.returns,
         "diagnose": exercise.diagnose,
         **({"parts": list(exercise.parts)} if exercise.parts else {}),
+        **({"shares_inputs": True} if exercise.shares_inputs else {}),
+        **({"shares_memory_title": exercise.shares_memory_title} if exercise.shares_memory_title else {}),
         "mistakes": {m.id: {"title": m.title, "explain": m.explain} for m in exercise.mistakes},
     }
 

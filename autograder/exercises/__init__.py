@@ -46,6 +46,10 @@ class Exercise:
     diagnose: str = ""         # a structural diagnosis of optimlab.check, e.g. "batches"
     points: int = 1
     parts: tuple[str, ...] = ()  # names of the items of a tuple output, e.g. ("the parameter", "state")
+    # The outputs' arrays must be the inputs' own arrays (an optimizer over a model's parameters): sharing memory
+    # is then right, and an output array that shares memory with no input is the mistake COPIED_PARAMETERS.
+    shares_inputs: bool = False
+    shares_memory_title: str = ""  # the mistake an output sharing memory with an input is named (default: generic)
 
 
 def case(label: str, **args) -> dict:
@@ -124,7 +128,7 @@ class CaseFunction:
 
 def units() -> dict[str, list[Exercise]]:
     """Every unit's exercises, in the order the notebooks introduce them."""
-    from . import unit01, unit02, unit03, unit04, unit05, unit06, unit07
+    from . import unit01, unit02, unit03, unit04, unit05, unit06, unit07, unit08, unit08_finetune
 
     return {
         "01_gradient_descent": unit01.EXERCISES,
@@ -134,4 +138,5 @@ def units() -> dict[str, list[Exercise]]:
         "05_schedules": unit05.EXERCISES,
         "06_regularization": unit06.EXERCISES,
         "07_batchnorm": unit07.EXERCISES,
+        "08_training": unit08.SEARCH + unit08_finetune.FINETUNE,
     }
