@@ -57,6 +57,8 @@ SAMPLES: dict[str, Sample] = {
              "return float(base_lr * gamma ** ((int(t) + 1) // int(step_size)))"),
             (f"{PACKAGE}/regularization.py", "return x * keep / (1 - p)", "return x * keep"),
             (f"{PACKAGE}/batchnorm.py", "xhat = centred / np.sqrt(var + eps)", "xhat = centred / (np.sqrt(var) + eps)"),
+            (f"{PACKAGE}/search.py", "config[name] = float(np.exp(rng.uniform(log_low, log_high)))",
+             "config[name] = float(rng.uniform(rest[0], rest[1]))"),
         ),
         notebook_edits={"answer-lr-budget": "lr_budget = 0.25\n"}),
     "Broken Sample_31_assignsubmission_file_course.zip": Sample(

@@ -13,6 +13,8 @@ optim       momentum, Nesterov, AdaGrad, RMSProp, Adam, AdamW: update functions 
 schedules   learning-rate schedules: pure functions of the step and torch-shaped schedulers (05)
 regularization  weight penalties, dropout, early stopping (06)
 batchnorm   batch normalization's forward and backward (07)
+search      search spaces, grid and random search, choosing a trial on validation data (08)
+finetune    a new head and the optimizers of fine-tuning, on a network pretrained on MNIST (08)
 nn          a small network toolkit: layers, a loss, the digits data, a training loop (given; its Dropout and
             BatchNorm1d layers run your functions of units 06 and 07)
 problems    loss surfaces and data sets to optimize (given)
@@ -20,5 +22,5 @@ plots       contour plots and interactive widgets (given)
 check       the self-checks (given)
 """
 
-__all__ = ["gd", "losses", "data", "gradcheck", "optim", "schedules", "regularization", "batchnorm", "nn", "problems",
-           "plots", "check"]
+__all__ = ["gd", "losses", "data", "gradcheck", "optim", "schedules", "regularization", "batchnorm", "search",
+           "finetune", "nn", "problems", "plots", "check"]

@@ -37,6 +37,15 @@ A callable argument is named in the data: ``{"function": name}`` is one of the t
 :data:`CASE_FUNCTIONS`, and ``{"function": name, "kwargs": {...}}`` is a *fresh* object made by the factory
 ``CASE_FACTORIES[name]`` for every call (a simulated training that the function under check drives step by step),
 so that every call starts from the same state.
+
+Networks and optimizers take part too. ``{"function": "mlp", "kwargs": {"sizes": [4, 6, 3], "seed": 1}}`` is a
+fresh ``nn.mlp([4, 6, 3], rng=np.random.default_rng(1))`` for every call, and ``{"function": "SGD"}`` the class
+``optim.SGD`` itself (:data:`CASE_CLASSES`), both from the package of the function under check. A network
+returned is observed as its layers (``"Linear(4, 6)"``, ``"ReLU"``) and its parameters, an optimizer as its
+class, its ``lr`` and its parameters; a network argument changed by the call is an input modified in place, and
+its arrays are inputs for the memory-sharing checks. An exercise whose outputs must hold the inputs' own arrays
+(``"shares_inputs"`` in its data: an optimizer over a model's parameters) is told
+:data:`COPIED_PARAMETERS` when an output array shares memory with no input.
 """
 
 from __future__ import annotations
@@ -45,6 +54,7 @@ import importlib
 import inspect
 import json
 import math
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,11 +153,50 @@ def simulated_training(curvatures=(1.0, 0.1), start=(1.0, 1.0), floor: float = 0
     return step_loss
 
 
+def _package_module(name: str, package: str | None = None):
+    """The module ``name`` (``nn``, ``optim``) of ``package``, by default this module's own package, imported when
+    a case first needs it. (The grader runs a private copy of this module outside the package, where the package
+    under check is ``optimlab``.)"""
+    return importlib.import_module(f"{package or __package__ or 'optimlab'}.{name}")
+
+
+def _package_of(fn: Callable) -> str | None:
+    """The package of a function under check, when it is a copy of this course's package (it has the toolkit
+    ``nn``): networks and optimizer classes for its cases come from there, so that its own ``isinstance`` checks
+    recognize them. None for a function defined elsewhere (a test's), which gets this module's package."""
+    package = str(getattr(fn, "__module__", None) or "").rpartition(".")[0]
+    return package if package and f"{package}.nn" in sys.modules else None
+
+
+def network(sizes, seed: int = 0, dtype: str = "float64", layout: str | None = None, end_with_relu: bool = False,
+            *, package: str | None = None):
+    """A fresh ``nn.mlp(sizes, rng=np.random.default_rng(seed), dtype=dtype)`` of the package's toolkit, for the
+    checks of functions that take a network (a pretrained one, in miniature). With ``layout`` every weight matrix
+    is in that memory layout (``"F"``: as a checkpoint saved from ``W.T`` loads); with ``end_with_relu`` a ReLU
+    follows the last Linear layer. Each call builds a new network, so a function that changes the one it is given
+    cannot change the next call's."""
+    nn = _package_module("nn", package)
+    model = nn.mlp(list(sizes), rng=np.random.default_rng(seed), dtype=np.dtype(dtype))
+    if layout:
+        for layer in model.layers:
+            if getattr(layer, "weight", None) is not None:
+                layer.weight = with_layout(layer.weight, layout)
+    if end_with_relu:
+        model = nn.Sequential(*model.layers, nn.ReLU())
+    return model
+
+
 #: Factories of stateful case arguments: ``{"function": name, "kwargs": {...}}`` decodes to a fresh
 #: ``CASE_FACTORIES[name](**kwargs)`` at every call.
 CASE_FACTORIES: dict[str, Callable[..., Callable]] = {
     "simulated_training": simulated_training,
+    "mlp": network,
 }
+
+#: Classes of the package that cases may pass as arguments (``{"function": "SGD"}`` is ``optim.SGD`` itself):
+#: name -> the package's module that defines it.
+CASE_CLASSES: dict[str, str] = {"SGD": "optim", "Adam": "optim", "AdamW": "optim", "RMSprop": "optim",
+                                "Adagrad": "optim"}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -174,7 +223,41 @@ def encode(value: Any) -> Any:
         return {"tuple": [encode(v) for v in value]}
     if isinstance(value, dict):
         return {"dict": {str(k): encode(v) for k, v in value.items()}}
+    kind = object_kind(value)
+    if kind == "module":
+        return {"module": {"class": type(value).__name__, "layers": [[str(name), describe_layer(layer)]
+                                                                     for name, layer in value.named_children()],
+                           "parameters": encode(dict(value.parameters()))}}
+    if kind == "optimizer":
+        return {"optimizer": {"class": type(value).__name__, "lr": encode(value.lr),
+                              "params": encode(dict(value.params))}}
     return {"unsupported": f"an object of type {type(value).__name__}"}
+
+
+def object_kind(value: Any) -> str | None:
+    """``"module"`` for a network or a layer of the toolkit (an ``nn.Module``), ``"optimizer"`` for an
+    ``optim.Optimizer``, else None. Told by the classes' names, so that the student's copy of the package and the
+    reference are both recognized, without importing either."""
+    names = {cls.__name__ for cls in type(value).__mro__}
+    if "Module" in names and callable(getattr(value, "parameters", None)) and callable(
+            getattr(value, "named_children", None)):
+        return "module"
+    if "Optimizer" in names and isinstance(getattr(value, "params", None), dict):
+        return "optimizer"
+    return None
+
+
+def describe_layer(layer: Any, depth: int = 0) -> str:
+    """A layer in a few characters: ``"Linear(4, 5)"``, ``"ReLU"``, ``"Sequential(Linear(4, 5), ReLU)"``."""
+    name = type(layer).__name__
+    children = list(layer.named_children())[:100] if object_kind(layer) == "module" else []
+    if children and depth < 8:
+        return f"{name}({', '.join(describe_layer(child, depth + 1) for _, child in children)})"
+    sizes = getattr(layer, "in_features", None), getattr(layer, "out_features", None)
+    if all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in sizes):
+        no_bias = ", bias=False" if getattr(layer, "bias", 0) is None else ""
+        return f"{name}({int(sizes[0])}, {int(sizes[1])}{no_bias})"
+    return name
 
 
 def layout_of(array: np.ndarray) -> str | None:
@@ -212,9 +295,10 @@ def with_layout(array: np.ndarray, layout: str | None) -> np.ndarray:
     raise ValueError(f"unknown layout {layout!r}")
 
 
-def decode(data: Any) -> Any:
+def decode(data: Any, package: str | None = None) -> Any:
     """Rebuild an argument from its encoding: arrays (in their layout), rngs (``{"rng": seed}``), case
-    functions, fresh objects of the case factories, tuples, dicts."""
+    functions, fresh objects of the case factories, tuples, dicts. Networks and the package's classes come from
+    ``package`` (default: this module's package)."""
     if isinstance(data, dict):
         if "array" in data:
             array = np.array(data["array"], dtype=np.dtype(data["dtype"])).reshape(data["shape"])
@@ -222,16 +306,19 @@ def decode(data: Any) -> Any:
         if "rng" in data:
             return np.random.default_rng(data["rng"])
         if "function" in data:
+            if data["function"] in CASE_CLASSES:
+                return getattr(_package_module(CASE_CLASSES[data["function"]], package), data["function"])
             if data["function"] in CASE_FACTORIES:
                 kwargs = {name: decode(value) for name, value in data.get("kwargs", {}).items()}
-                return CASE_FACTORIES[data["function"]](**kwargs)
+                factory = CASE_FACTORIES[data["function"]]
+                return factory(**kwargs, package=package) if factory is network else factory(**kwargs)
             return CASE_FUNCTIONS[data["function"]]
         if "float" in data:
             return float(data["float"])
         if "tuple" in data:
-            return tuple(decode(v) for v in data["tuple"])
+            return tuple(decode(v, package) for v in data["tuple"])
         if "dict" in data:
-            return {k: decode(v) for k, v in data["dict"].items()}
+            return {k: decode(v, package) for k, v in data["dict"].items()}
         raise ValueError(f"cannot decode {data!r}")
     return data
 
@@ -311,13 +398,14 @@ def _collect(fn: Callable, case: dict, *, reraise) -> dict:
 
 
 def _call(fn: Callable, encoded_args: dict, *, reraise, global_seed: int) -> dict:
-    args = {name: decode(value) for name, value in encoded_args.items()}
+    args = {name: decode(value, _package_of(fn)) for name, value in encoded_args.items()}
     return _invoke(fn, args, reraise=reraise, global_seed=global_seed)[0]
 
 
 def _invoke(fn: Callable, args: dict, *, reraise, global_seed: int) -> tuple[dict, Any]:
     """Call ``fn(**args)``: (the observation, the raw output or None)."""
-    before = {name: _fingerprint(a) for name, a in args.items() if isinstance(a, (np.ndarray, dict))}
+    before = {name: _fingerprint(a) for name, a in args.items()
+              if isinstance(a, (np.ndarray, dict)) or object_kind(a) == "module"}
     rng_states = {n: a.bit_generator.state for n, a in args.items() if isinstance(a, np.random.Generator)}
     inputs = [(path, a) for name, value in args.items() for path, a in _arrays_in(value, (name,))]
     saved_global = np.random.get_state()
@@ -334,6 +422,8 @@ def _invoke(fn: Callable, args: dict, *, reraise, global_seed: int) -> tuple[dic
         shared = _shared_memory(raw, inputs)
         if shared:
             observation["shares_memory"] = shared
+        if _holds_objects(raw):  # networks and optimizers: which of their arrays are nobody's input
+            observation["unshared"] = _unshared(raw, inputs)
     except reraise:
         raise
     except Exception as exc:  # a bug in the student's function is an observation, not a crash of the check
@@ -355,6 +445,30 @@ def _arrays_in(value: Any, path: tuple = (), depth: int = 0):
     elif isinstance(value, dict):
         for key, item in list(value.items())[:100]:
             yield from _arrays_in(item, path + (str(key),), depth + 1)
+    elif object_kind(value) == "module":  # a network's parameters, as `model.parameters()['0.weight']`
+        for key, item in list(value.parameters().items())[:100]:
+            yield from _arrays_in(item, path + (f".parameters()[{str(key)!r}]",), depth + 1)
+    elif object_kind(value) == "optimizer":  # an optimizer's, as `optimizer.params['0.weight']`
+        for key, item in list(value.params.items())[:100]:
+            yield from _arrays_in(item, path + (f".params[{str(key)!r}]",), depth + 1)
+
+
+def _holds_objects(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` is, or holds in its lists, tuples and dicts, a network or an optimizer."""
+    if depth > 8:
+        return False
+    if isinstance(value, (tuple, list)):
+        return any(_holds_objects(v, depth + 1) for v in value[:100])
+    if isinstance(value, dict):
+        return any(_holds_objects(v, depth + 1) for v in list(value.values())[:100])
+    return object_kind(value) is not None
+
+
+def _unshared(raw: Any, inputs: list[tuple[tuple, np.ndarray]]) -> list[list]:
+    """The paths of the output arrays that share memory with no input (for an exercise whose outputs must be
+    the inputs' own arrays: an optimizer over a model's parameters)."""
+    return [list(out_path) for out_path, out in _arrays_in(raw)
+            if out.size and not any(arg.size and np.shares_memory(out, arg, max_work=10**6) for _, arg in inputs)]
 
 
 def _shared_memory(raw: Any, inputs: list[tuple[tuple, np.ndarray]]) -> list[dict]:
@@ -380,6 +494,10 @@ def _fingerprint(value: Any) -> Any:
         return ("dict", tuple((k, _fingerprint(v)) for k, v in value.items()))
     if isinstance(value, (list, tuple)):
         return (type(value).__name__, tuple(_fingerprint(v) for v in value))
+    if object_kind(value) == "module":  # its layers (the very objects, in order) and every array it holds
+        layers = tuple((str(name), id(layer), describe_layer(layer)) for name, layer in value.named_children())
+        return ("module", type(value).__name__, layers, _fingerprint(dict(value.parameters())),
+                _fingerprint(dict(value.buffers())) if callable(getattr(value, "buffers", None)) else None)
     return ("value", repr(value))
 
 
@@ -396,7 +514,7 @@ def _run_steps(fn: Callable, case: dict, *, reraise) -> dict:
     value had a layout gets that layout again at every step, as an optimizer writing into the caller's array
     (``param[...] = new_param``) keeps it.
     """
-    args = {name: decode(value) for name, value in case["args"].items()}
+    args = {name: decode(value, _package_of(fn)) for name, value in case["args"].items()}
     initial = dict(args)
     layouts = {name: value.get("layout") for name, value in case["args"].items() if isinstance(value, dict)}
     plan = case["steps"]
@@ -533,7 +651,13 @@ def problems(expected: Any, got: Any, what: str, *, parts: list[str] | None = No
         n = len(expected["tuple"])
         names = parts if parts and len(parts) == n else [f"item {i} of {what}" for i in range(n)]
         got_items = got.get("tuple") if isinstance(got, dict) else None
+        if n and all(isinstance(e, dict) and "optimizer" in e for e in expected["tuple"]):
+            if not isinstance(got_items, list) or len(got_items) != n:
+                return one(f"{label} should be a list of {n} optimizer{'s' * (n != 1)} "
+                           f"({', '.join(_show(e) for e in expected['tuple'])}), got {_describe(got)}")
         if not isinstance(got_items, list) or len(got_items) != n:
+            if names is not parts and n > 4:  # a list of many items (configurations, trials): its length says it
+                return one(f"{label} should be a list of {n} items, got {_describe(got)}")
             return one(f"{label} should be a tuple of {n} values ({', '.join(names)}), got {_describe(got)}")
         return [p for name, e, g in zip(names, expected["tuple"], got_items)
                 for p in problems(e, g, name, after=after, step=step)]
@@ -554,8 +678,74 @@ def problems(expected: Any, got: Any, what: str, *, parts: list[str] | None = No
             found += one(f"{label} has the key(s) {', '.join(map(repr, extra))}, which should not be there "
                          f"(expected keys: {keys})")
         return found
+    if isinstance(expected, dict) and "module" in expected:
+        return _module_problems(expected["module"], got, label, step, one)
+    if isinstance(expected, dict) and "optimizer" in expected:
+        return _optimizer_problems(expected["optimizer"], got, label, step, one)
     message = _difference(expected, got, label)
     return [Problem(label, message, expected, got, what, step)] if message else []
+
+
+def _named_arrays(expected: dict, got: dict, label: str, owner: str, step) -> list[Problem]:
+    """The problems of the arrays of a network (``owner`` = "parameters()") or an optimizer ("params"), by
+    name, with the same names expected in the same order."""
+    found = []
+    for key, e in expected.items():
+        name = f"`{owner}[{key!r}]` of {label}"
+        message = _difference(e, got[key], name)
+        if message:
+            found.append(Problem(name, message, e, got[key], name, step))
+    return found
+
+
+def _module_problems(expected: dict, got: Any, label: str, step, one) -> list[Problem]:
+    """How a network differs: first its class and its layers (in words), then, when those agree, its
+    parameters, each by name."""
+    module = got.get("module") if isinstance(got, dict) else None
+    if not isinstance(module, dict):
+        return one(f"{label} should be a network (an nn.{expected['class']}), got {_describe(got)}")
+    if module.get("class") != expected["class"]:
+        return one(f"{label} is an nn.{module.get('class')}, expected an nn.{expected['class']}")
+    layers, wanted = module.get("layers"), expected["layers"]
+    if layers != wanted:
+        shown = ", ".join(f"{n}: {d}" for n, d in wanted)
+        if not isinstance(layers, list) or len(layers) != len(wanted):
+            count = len(layers) if isinstance(layers, list) else 0
+            return one(f"{label} has {count} layer{'s' * (count != 1)} "
+                       f"({', '.join(f'{n}: {d}' for n, d in layers or [])}), expected {len(wanted)} ({shown})")
+        for (name, layer), (want_name, want) in zip(layers, wanted):
+            if [name, layer] != [want_name, want]:
+                return one(f"layer {want_name!r} of {label} is {layer} (named {name!r}), expected {want}"
+                           if name != want_name else f"layer {name!r} of {label} is {layer}, expected {want}")
+    params, wanted_params = (module.get("parameters") or {}).get("dict"), expected["parameters"]["dict"]
+    if not isinstance(params, dict) or list(params) != list(wanted_params):
+        return one(f"{label} has the parameters {_names(params)}, expected {_names(wanted_params)}")
+    return _named_arrays(wanted_params, params, label, "parameters()", step)
+
+
+def _optimizer_problems(expected: dict, got: Any, label: str, step, one) -> list[Problem]:
+    """How an optimizer differs: its class, the parameters it trains (by name), its learning rate, then the
+    values of its parameters."""
+    optimizer = got.get("optimizer") if isinstance(got, dict) else None
+    if not isinstance(optimizer, dict):
+        return one(f"{label} should be an optimizer ({_show({'optimizer': expected})}), got {_describe(got)}")
+    if optimizer.get("class") != expected["class"]:
+        return one(f"{label} is an optim.{optimizer.get('class')}, expected an optim.{expected['class']}")
+    params, wanted_params = (optimizer.get("params") or {}).get("dict"), expected["params"]["dict"]
+    if not isinstance(params, dict) or set(params) != set(wanted_params):
+        return one(f"{label} trains the parameters {_names(params)}, expected {_names(wanted_params)}")
+    lr, wanted_lr = _number(optimizer.get("lr")), _number(expected["lr"])
+    rtol, atol = TOLERANCES["float64"]
+    if lr is None or wanted_lr is None or not math.isclose(lr, wanted_lr, rel_tol=rtol, abs_tol=atol):
+        shown = f"{lr:.6g}" if lr is not None else _describe(optimizer.get("lr"))
+        return one(f"{label} has lr = {shown}, expected {wanted_lr:.6g}")
+    return _named_arrays(wanted_params, params, label, "params", step)
+
+
+def _names(encoded_dict: Any) -> str:
+    if not isinstance(encoded_dict, dict):
+        return "(none)"
+    return "[" + ", ".join(map(repr, encoded_dict)) + "]"
 
 
 def _difference(expected: Any, got: Any, what: str) -> str | None:
@@ -635,7 +825,14 @@ def _describe(encoded: Any) -> str:
             what = str(encoded["unsupported"])
             return what if " " in what else f"an object of type {what}"
         if "tuple" in encoded:
+            items = encoded["tuple"] if isinstance(encoded["tuple"], list) else []
+            if items and all(isinstance(i, dict) and "optimizer" in i for i in items):
+                return f"a list of {len(items)} optimizer{'s' * (len(items) != 1)} ({', '.join(map(_show, items))})"
             return f"a tuple or list of {len(encoded['tuple'])} values"
+        if "module" in encoded:
+            return f"a network, {_show(encoded)}"
+        if "optimizer" in encoded:
+            return f"an optimizer, {_show(encoded)}"
         if "sequence" in encoded:
             return "an iterator"
         if "array" in encoded:
@@ -679,11 +876,15 @@ def _judge(spec: dict, case: dict, observation: dict) -> Verdict:
     if "error" in observation:
         return _error_verdict(spec, case, observation)
     if observation.get("global_state_dependent"):
-        title = "shuffling with NumPy's global random state"
+        # The exercise's own title when it catalogues this mistake under the id "global_state" ("sampling with
+        # NumPy's global random state", say), else the mini-batches' one.
+        catalogued = spec.get("mistakes", {}).get("global_state")
+        title = catalogued["title"] if catalogued else "shuffling with NumPy's global random state"
         return Verdict(
             False,
             f"{returns} changes with NumPy's global random state, for the same rng: the function draws from "
-            "np.random (np.random.shuffle, np.random.permutation, ...) instead of the rng it is given.",
+            "np.random (np.random.shuffle, np.random.permutation, np.random.uniform, ...) instead of the rng it is "
+            "given.",
             mistake=title,
         )
     names = step_names(case)
@@ -692,7 +893,11 @@ def _judge(spec: dict, case: dict, observation: dict) -> Verdict:
         args = ", ".join(f"`{a}`" for a in modified)
         at_step = (" " + _step_phrase(names, observation["modified_at_step"], "at step {step}")
                    if "modified_at_step" in observation else "")
-        if any(isinstance(case["args"].get(a), dict) and "dict" in case["args"][a] for a in modified):
+        if any(_is_network_argument(case["args"].get(a)) for a in modified):
+            advice = ("The network you are given must stay as it was (a pretrained network is reused by every "
+                      "experiment): build the new one from copies of its layers (copy.deepcopy), and never assign "
+                      "into its layers, its list of layers or its arrays.")
+        elif any(isinstance(case["args"].get(a), dict) and "dict" in case["args"][a] for a in modified):
             advice = ("Return a new state instead: a new dict (`dict(state)` makes one) holding new arrays "
                       "(`x = a * x + b` builds a new array; `x *= a` and `x += b` change the caller's), so that the "
                       "caller's state stays as it was.")
@@ -702,14 +907,29 @@ def _judge(spec: dict, case: dict, observation: dict) -> Verdict:
         return Verdict(False, f"{name} changed its input {args} in place{at_step}. {advice}",
                        mistake="modifying an input in place")
     expected, got = case["expected"], observation.get("output")
-    shared = observation.get("shares_memory")
+    shared = None if spec.get("shares_inputs") else observation.get("shares_memory")
     if shared and "steps" in case and isinstance(got, dict) and isinstance(got.get("steps"), list):
         expected = {"steps": expected["steps"][:len(got["steps"])]}  # the run stopped at the shared output
     found = problems(expected, got, returns, parts=parts, step_names=names)
+    if not found and spec.get("shares_inputs") and observation.get("unshared"):
+        what = _output_name(observation["unshared"][0], returns, parts)
+        return Verdict(
+            False,
+            f"{what} shares memory with no input: it holds a copy of the parameter, not the model's own array. An "
+            "optimizer updates the arrays it is given, in place, so it would train the copies while the network "
+            "keeps its weights. Give it the arrays of model.parameters() themselves (the same objects).",
+            mistake=COPIED_PARAMETERS)
     if not found and shared:
         first = shared[0]
         what = _output_name(first["output"], returns, parts)
         source = _input_name(first["input"])
+        title = spec.get("shares_memory_title") or SHARES_MEMORY
+        if any(str(p).startswith(".parameters()") for p in first["output"]):  # an array of the input network
+            return Verdict(
+                False,
+                f"{what} shares memory with {source} (np.shares_memory is True): the new network and the one it "
+                "was made from hold the same array, so training one changes the other. Copy the layers "
+                "(copy.deepcopy) instead of reusing them.", mistake=title)
         step = observation.get("shares_memory_at_step")
         at_step = " " + _step_phrase(names, step) if step else ""
         return Verdict(
@@ -718,7 +938,7 @@ def _judge(spec: dict, case: dict, observation: dict) -> Verdict:
             f"or a view of it. When the caller changes {source} afterwards (a training loop refills one gradient "
             f"array at every step), {what} changes with it. Return a new array: a copy (np.copy, np.array) or the "
             "result of arithmetic, which builds one; torch clones the gradient into its first momentum buffer.",
-            mistake=SHARES_MEMORY)
+            mistake=title)
     if not found:
         return Verdict(True)
     problem = "; ".join(p.message for p in found)
@@ -788,6 +1008,22 @@ def _error_verdict(spec: dict, case: dict, observation: dict) -> Verdict:
 
 
 SHARES_MEMORY = "an output that shares memory with an input"
+COPIED_PARAMETERS = "copies of the parameters instead of the model's own arrays"
+
+
+def _is_network_argument(encoded: Any) -> bool:
+    """Whether a case's argument is a network made by the case factory ``mlp``."""
+    return isinstance(encoded, dict) and encoded.get("function") == "mlp"
+
+
+def _is_object_path(path: list) -> bool:
+    """Whether a path (see :func:`_arrays_in`) leads into a network or an optimizer."""
+    return any(isinstance(p, str) and p.startswith(".") for p in path)
+
+
+def _path_text(path: list) -> str:
+    """``[".params['0.weight']"]`` -> ``.params['0.weight']``; ``["exp_avg"]`` -> ``['exp_avg']``."""
+    return "".join(p if isinstance(p, str) and p.startswith(".") else f"[{p!r}]" for p in path)
 
 
 def _output_name(path: list, returns: str, parts: list[str] | None) -> str:
@@ -795,12 +1031,16 @@ def _output_name(path: list, returns: str, parts: list[str] | None) -> str:
     if not path:
         return returns
     head, rest = path[0], path[1:]
+    if isinstance(head, str) and head.startswith("."):  # the output is a network: `parameters()['0.weight']` of it
+        return f"`{_path_text(path)[1:]}` of {returns}"
     name = parts[head] if parts and isinstance(head, int) and head < len(parts) else f"item {head} of {returns}"
-    return name + "".join(f"[{p!r}]" for p in rest)
+    if rest and _is_object_path(rest[:1]):
+        return f"`{_path_text(rest)[1:]}` of {name}"
+    return name + _path_text(rest)
 
 
 def _input_name(path: list) -> str:
-    return f"`{path[0]}" + "".join(f"[{p!r}]" for p in path[1:]) + "`"
+    return f"`{path[0]}" + _path_text(path[1:]) + "`"
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -1068,8 +1308,40 @@ def _diagnose_dropout(spec, case, observation, found):
             "(zero exactly the entries where keep is False), not draw its own")
 
 
+RNG_NOT_USED = "not using the given rng"
+
+
+def _diagnose_rng(spec, case, observation, found):
+    """Random values that do not come from the generator passed in: the rng argument was never drawn from."""
+    untouched = [name for name in observation.get("rng_untouched", [])
+                 if isinstance(case["args"].get(name), dict) and "rng" in case["args"][name]]
+    if not untouched:
+        return None
+    return (RNG_NOT_USED,
+            f"`{untouched[0]}` was never drawn from: the random values must come from the generator passed in, "
+            "so that the caller decides them (a generator made inside the function gives the same values "
+            "whatever the caller passes)")
+
+
+GRID_OVER_BUDGET = "a grid that ignores the budget: more configurations than the budget"
+
+
+def _diagnose_grid(spec, case, observation, found):
+    """A grid with more configurations than its budget, whatever the points (budget points per axis, a rounded
+    root, ...): the budget is what makes a grid and a random search comparable."""
+    budget = case["args"].get("budget")
+    got = observation.get("output")
+    items = got.get("tuple") if isinstance(got, dict) else None
+    if type(budget) is int and isinstance(items, list) and len(items) > budget:
+        return GRID_OVER_BUDGET, (
+            f"{len(items)} configurations for a budget of {budget}. The budget counts configurations (trials), "
+            "not points per axis: with k continuous axes of m points each and c combinations of the choices, the "
+            "grid has c * m**k of them, so take the largest m for which that is at most the budget.")
+    return None
+
+
 DIAGNOSES: dict[str, Callable] = {"batches": _diagnose_batches, "gradient": _diagnose_gradient,
-                                  "dropout": _diagnose_dropout}
+                                  "dropout": _diagnose_dropout, "rng": _diagnose_rng, "grid": _diagnose_grid}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -1086,6 +1358,10 @@ def format_case(case: dict) -> str:
         prefix = f"    {name:<{width}} = "
         if isinstance(value, dict) and "rng" in value:
             shown = f"np.random.default_rng({value['rng']})"
+        elif _is_network_argument(value):
+            shown = _show_network(value.get("kwargs", {})) + "  (a fresh one for each call)"
+        elif isinstance(value, dict) and value.get("function") in CASE_CLASSES:
+            shown = f"{CASE_CLASSES[value['function']]}.{value['function']}  (the class itself)"
         elif isinstance(value, dict) and "function" in value and "kwargs" in value:
             settings = ", ".join(f"{k}={_show(v)}" for k, v in value["kwargs"].items())
             shown = f"{value['function']}({settings})  (a fresh one from optimlab.check for each call)"
@@ -1109,6 +1385,21 @@ def format_case(case: dict) -> str:
         else:
             lines.append(f"    (one call for each {' and '.join(vary)}, with the other arguments as above)")
     return "\n".join(lines)
+
+
+def _show_network(kwargs: dict) -> str:
+    """A network argument as the call that builds it: ``nn.mlp([4, 6, 3], rng=np.random.default_rng(1))``."""
+    settings = {k: decode(v) for k, v in kwargs.items()}
+    sizes = list(settings.get("sizes", ()))
+    text = f"nn.mlp({sizes}, rng=np.random.default_rng({settings.get('seed', 0)})"
+    if settings.get("dtype", "float64") != "float64":
+        text += f", dtype=np.{settings['dtype']}"
+    text += ")"
+    if settings.get("end_with_relu"):
+        text = f"nn.Sequential(*{text}.layers, nn.ReLU())"
+    if settings.get("layout") in LAYOUTS:
+        text += f", every weight {LAYOUTS[settings['layout']]}"
+    return text
 
 
 def _is_number(encoded: Any) -> bool:
@@ -1149,6 +1440,14 @@ def _show(encoded: Any, indent: int = 12) -> str:
         return "[" + ", ".join(_show(item, indent) for item in items[:8]) + more + "]"
     if isinstance(encoded, dict) and "dict" in encoded:
         return "{" + ", ".join(f"{k!r}: {_show(v, indent)}" for k, v in encoded["dict"].items()) + "}"
+    if isinstance(encoded, dict) and isinstance(encoded.get("module"), dict):
+        module = encoded["module"]
+        return f"{module.get('class')}({', '.join(str(layer) for _, layer in module.get('layers', []))})"
+    if isinstance(encoded, dict) and isinstance(encoded.get("optimizer"), dict):
+        optimizer = encoded["optimizer"]
+        lr = _number(optimizer.get("lr"))
+        names = ", ".join(map(repr, (optimizer.get("params") or {}).get("dict", {})))
+        return f"{optimizer.get('class')}(lr={lr:.6g}; {names})" if lr is not None else f"{optimizer.get('class')}"
     if isinstance(encoded, dict) and "float" in encoded:
         return str(encoded["float"])
     if isinstance(encoded, dict) and "unsupported" in encoded:
@@ -1169,15 +1468,16 @@ def _explain(spec: dict, case: dict, observation: dict, verdict: Verdict) -> str
     lines = [f"{spec['name']} is not right yet: {verdict.message}", f"  On the case \"{case['label']}\":",
              format_case(case)]
     returned = isinstance(observation, dict) and "output" in observation and "error" not in observation
+    shared = observation.get("shares_memory") if returned and not spec.get("shares_inputs") else None
     shown = (returned and "expect_error" not in case and not observation.get("modified")
-             and not observation.get("global_state_dependent") and not observation.get("shares_memory"))
+             and not observation.get("global_state_dependent") and not shared)
     if "expect_error" in case:
         lines.append(f"  expected: it raises {case['expect_error']['type']}")
         if returned:
             lines.append(f"  got:      {_show(observation['output'])}")
-    if shown and "steps" in case:
+    if shown and ("steps" in case or _holds_object_encodings(case["expected"])):
         for problem in problems(case["expected"], observation["output"], spec["returns"], parts=spec.get("parts"),
-                                step_names=step_names(case)):
+                                step_names=step_names(case))[:3]:
             lines += [f"  {problem.what}:", f"    expected: {_show(problem.expected, 14)}",
                       f"    got:      {_show(problem.got, 14)}"]
     elif shown:
@@ -1189,6 +1489,16 @@ def _explain(spec: dict, case: dict, observation: dict, verdict: Verdict) -> str
                 lines.append(f"  {mistake['explain']}")
                 break
     return "\n".join(lines)
+
+
+def _holds_object_encodings(encoded: Any) -> bool:
+    """Whether an encoded output is, or holds, a network or an optimizer (shown quantity by quantity)."""
+    if isinstance(encoded, dict):
+        if "module" in encoded or "optimizer" in encoded:
+            return True
+        items = encoded.get("tuple")
+        return isinstance(items, list) and any(_holds_object_encodings(i) for i in items)
+    return False
 
 
 class CheckFailed(AssertionError):

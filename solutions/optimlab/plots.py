@@ -851,3 +851,179 @@ class RegularizationExplorer:
             return png, f"<regularization explorer: {self.message or values}>", self.message
 
         return _live(controls, render, busy=TRAINING)
+
+
+#: The fine-tuning explorer's menu: what the network starts from and which of its parameters train. Each entry
+#: is (start from the pretrained body?, the strategy of ``finetune_optimizer``).
+FINETUNE_CHOICES = {"from scratch": (False, "full"), "linear probe": (True, "probe"),
+                    "full fine-tuning": (True, "full"), "discriminative": (True, "discriminative")}
+
+#: The fine-tuning explorer's sliders: {name: (low, high, start)}.
+FINETUNE_SLIDERS = {"per_class": (1, 10, 5), "lr": (1e-4, 0.1, 3e-3)}
+
+
+class FineTuningExplorer:
+    """Fine-tune the pretrained network on a few labelled digits with *your* ``replace_head`` and
+    ``finetune_optimizer``; see how fast it learns, against a network trained from scratch.
+
+    Every redraw draws ``per_class`` training images of each digit (``finetune.few_shot``; the same images for a
+    given ``per_class``), builds the network the menu asks for and trains it with Adam at the rate ``lr``, full
+    batch, for ``epochs`` steps:
+
+    - "from scratch": ``finetune.from_scratch(10)``, fresh weights, every parameter trained (your
+      ``finetune_optimizer`` with ``strategy="full"``);
+    - "linear probe", "full fine-tuning", "discriminative": your ``replace_head`` on the pretrained network (a
+      new head for the 10 digits), then your ``finetune_optimizer`` with ``strategy="probe"``, ``"full"`` or
+      ``"discriminative"`` (the rates divided by 2.6 per layer below the head).
+
+    The same training from scratch (the same images and rate) is drawn beside it for comparison.
+
+    Left: the validation accuracy after each step (the 359 validation digits), the chosen network in red, from
+    scratch in grey, and the pretrained network's own zero-shot accuracy (its old head, no training) dotted.
+    Right: the accuracy on each digit at the end; the title says how many parameters trained. While a function
+    is a stub, the figure and the line under the controls say what to implement.
+
+    Args:
+        strategy: the menu's first choice, a key of :data:`FINETUNE_CHOICES`.
+        epochs: how many full-batch steps each redraw trains for.
+        seed: the seed of the examples drawn, of the new weights and of the data split.
+    """
+
+    def __init__(self, strategy: str = "full fine-tuning", *, epochs: int = 30, seed: int = 0):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import NullLocator
+
+        if strategy not in FINETUNE_CHOICES:
+            raise ValueError(f"strategy must be one of {', '.join(map(repr, FINETUNE_CHOICES))}, got {strategy!r}")
+        from . import finetune, nn
+
+        self.strategy, self.epochs, self.seed = strategy, epochs, seed
+        split = nn.load_digits(seed=seed)
+        self.X, self.y, self.X_val, self.y_val = split.X_train, split.y_train, split.X_val, split.y_val
+        self.pretrained = finetune.load_pretrained()
+        self.pretrained.eval()
+        self.zero_shot = nn.accuracy(self.pretrained(self.X_val), self.y_val)
+        self.message: str | None = None
+        self.fig = Figure(figsize=(10, 3.8), dpi=80)
+        self.canvas = FigureCanvasAgg(self.fig)
+        self.left, self.right = self.fig.subplots(1, 2)
+        self.left.set(xlim=(0, epochs), ylim=(0, 1), xlabel="step (full batch)", ylabel="validation accuracy")
+        self.right.set(xlim=(-0.6, 9.6), ylim=(0, 1.05), xticks=range(10), xlabel="digit",
+                       ylabel="validation accuracy at the end")
+        for ax in (self.left, self.right):
+            ax.yaxis.set_minor_locator(NullLocator())
+        self.left.axhline(self.zero_shot, color="gray", linestyle=":", linewidth=1,
+                          label=f"pretrained, zero-shot ({self.zero_shot:.2f})")
+        (self.scratch_line,) = self.left.plot([], [], color="gray", linestyle="--", label="from scratch",
+                                              animated=True)
+        (self.chosen_line,) = self.left.plot([], [], color="crimson", label="the network of the menu", animated=True)
+        self.left.legend(loc="lower right", fontsize=8)
+        self.bars = list(self.right.bar(range(10), np.zeros(10), color="crimson", width=0.7))
+        for bar in self.bars:
+            bar.set_animated(True)
+        for ax in (self.left, self.right):  # one short line each: text is the slowest thing to draw
+            ax.set_title("title", y=1.0)
+            ax.title.set_animated(True)
+        self.fig.tight_layout()
+        self.canvas.draw()
+        self._background = self.canvas.copy_from_bbox(self.fig.bbox)
+
+    def examples(self, per_class: int) -> np.ndarray:
+        """The indices of the ``per_class`` training images of each digit that every redraw trains on."""
+        from . import finetune
+
+        return finetune.few_shot(self.y, int(per_class), np.random.default_rng(self.seed))
+
+    def train(self, strategy: str, per_class: int, lr: float) -> dict:
+        """Build the network for ``strategy`` (a key of :data:`FINETUNE_CHOICES`) and train it on ``per_class``
+        images of each digit: the validation accuracy after each step, the per-digit accuracy at the end, and
+        how many of its parameters trained."""
+        from . import finetune, nn
+
+        pretrained, how = FINETUNE_CHOICES[strategy]
+        rng = np.random.default_rng(self.seed + 1)
+        network = (finetune.replace_head(self.pretrained, 10, rng=rng) if pretrained
+                   else finetune.from_scratch(10, rng=rng))
+        trainers = finetune.finetune_optimizer(network, strategy=how, lr=float(lr))
+        trained = sum(array.size for opt in trainers for array in opt.params.values())
+        total = sum(array.size for array in network.parameters().values())
+        chosen = self.examples(per_class)
+        history = nn.fit(network, finetune.Optimizers(trainers), self.X[chosen], self.y[chosen], epochs=self.epochs,
+                         batch_size=len(chosen), rng=rng, validation=(self.X_val, self.y_val), progress=False)
+        network.eval()
+        predicted = network(self.X_val).argmax(axis=1)
+        per_digit = np.array([np.mean(predicted[self.y_val == d] == d) for d in range(10)])
+        accuracy = np.full(self.epochs, np.nan)
+        accuracy[:len(history.val_acc)] = history.val_acc
+        return {"accuracy": accuracy, "per_digit": per_digit, "trained": trained, "total": total,
+                "diverged": history.diverged}
+
+    def draw(self, strategy: str | None = None, **values):
+        """Train with this menu choice and these slider values (``per_class``, ``lr``) and redraw; returns the
+        figure."""
+        strategy = strategy or self.strategy
+        values = {name: bounds[2] for name, bounds in FINETUNE_SLIDERS.items()} | values
+        per_class, lr = int(values["per_class"]), float(values["lr"])
+        self.message = None
+        try:
+            run = self.train(strategy, per_class, lr)
+            baseline = run if strategy == "from scratch" else self.train("from scratch", per_class, lr)
+        except Exception as exc:  # a stub, or a bug in the student's code: say so where the curves would be
+            self.message, self._titles = _failure(exc, "optimlab/finetune.py")
+        steps = np.arange(1, self.epochs + 1)
+        if self.message is None:
+            self.chosen_line.set_data(steps, run["accuracy"])
+            if strategy == "from scratch":  # the red curve is the one from scratch
+                self.scratch_line.set_data([], [])
+            else:
+                self.scratch_line.set_data(steps, baseline["accuracy"])
+            for bar, height in zip(self.bars, np.nan_to_num(run["per_digit"])):
+                bar.set_height(height)
+            final, scratch = run["accuracy"][-1], baseline["accuracy"][-1]
+            result = ("diverged" if run["diverged"] else f"{strategy}: {final:.3f}" + (
+                "" if strategy == "from scratch" else f" (from scratch {scratch:.3f})"))
+            self._titles = (f"{per_class} per digit, lr {_shortest(lr)}: {result}",
+                            f"{run['trained']} of {run['total']} parameters trained")
+        else:
+            self.chosen_line.set_data([], [])
+            self.scratch_line.set_data([], [])
+            for bar in self.bars:
+                bar.set_height(0.0)
+        self.left.set_title(self._titles[0], y=1.0)
+        self.right.set_title(self._titles[1], y=1.0)
+        self.canvas.restore_region(self._background)
+        for artist in (self.scratch_line, self.chosen_line, *self.bars, self.left.title, self.right.title):
+            self.fig.draw_artist(artist)
+        return self.fig
+
+    def png(self, strategy: str | None = None, **values) -> bytes:
+        """The figure for this menu choice and these slider values, as PNG bytes."""
+        self.draw(strategy, **values)
+        return _png(self.canvas)
+
+    @staticmethod
+    def positions(name: str) -> list:
+        """The positions of one slider: every whole number of examples, :func:`slider_values` for the rate."""
+        low, high, value = FINETUNE_SLIDERS[name]
+        if name == "per_class":
+            return _int_values(low, high, value)
+        return slider_values(low, high, value)
+
+    def show(self):
+        """Display the menu, the sliders, a status line and, under them, the figure; returns the box of widgets.
+
+        A move retrains the network (and the one from scratch beside it): the status line says so while it
+        runs."""
+        import ipywidgets as widgets
+
+        menu = widgets.Dropdown(options=list(FINETUNE_CHOICES), value=self.strategy, description="network",
+                                style={"description_width": "80px"})
+        controls = {name: _slider(name, self.positions(name), bounds[2])
+                    for name, bounds in FINETUNE_SLIDERS.items()}
+
+        def render(values):
+            png = self.png(menu.value, **values)
+            return png, f"<fine-tuning explorer: {self.message or menu.value}>", self.message
+
+        return _live(controls, render, menu=menu, busy=TRAINING)
