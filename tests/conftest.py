@@ -105,6 +105,34 @@ def recorded(unit: str, *, hidden_seed: int | None = None, draws: int = 12) -> d
     return {e.name: record(e, [c for _ in range(draws) for c in e.hidden(rng)], validate=False) for e in exercises}
 
 
+def solution_lines(module: str) -> set[str]:
+    """The distinctive lines (over 12 characters) of the solution regions of ``solutions/optimlab/<module>.py``:
+    what must never reach the release, its hints, or a mistake's explanation."""
+    import re
+
+    source = (SOLUTIONS / PACKAGE / f"{module}.py").read_text(encoding="utf-8")
+    return {line.strip() for block in re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", source, re.S)
+            for line in block.splitlines() if len(line.strip()) > 12}
+
+
+def released(module: str) -> str:
+    """The release's text of ``optimlab/<module>.py``, made from the solutions as the release makes it."""
+    from autograder.release import strip_solutions
+
+    source = (SOLUTIONS / PACKAGE / f"{module}.py").read_text(encoding="utf-8")
+    return strip_solutions(source, f"{PACKAGE}/{module}.py")
+
+
+def assert_stub_fails_with_its_own_error(check, spec: dict, stub, unit: str) -> None:
+    """A stub of the release stops its check with its own NotImplementedError (naming the unit), and fails
+    every case when that error is not let through."""
+    name = spec["name"]
+    with pytest.raises(NotImplementedError, match=f"{name} is not implemented yet: .*{unit}"):
+        check.run_check(spec, stub)
+    passed, failure = check.run_check(spec, stub, reraise=())
+    assert passed == 0 and f"{name} is not implemented yet" in failure
+
+
 #: The test files that take longest (each grades a class, drives nbgrader or a browser over every unit), started
 #: first: pytest-xdist hands out whole files (``--dist loadfile``) in collection order, so a long file collected
 #: last would keep one worker busy after the other has finished.

@@ -21,13 +21,12 @@ import copy
 import itertools
 import math
 import random
-import re
 import warnings
 
 import numpy as np
 import pytest
 
-from conftest import SOLUTIONS, submodule
+from conftest import assert_stub_fails_with_its_own_error, released, solution_lines, submodule
 
 SPACE = {"lr": ("log-uniform", 1e-4, 1.0), "weight_decay": ("log-uniform", 1e-6, 1e-2),
          "dropout": ("uniform", 0.0, 0.5), "hidden": ("choice", [32, 64, 128])}
@@ -430,31 +429,20 @@ def stub(stubs):
 
 @pytest.mark.parametrize("name", ["sample_config", "grid_configs", "random_configs", "select_best"])
 def test_the_stubs_fail_every_case_with_their_own_error(check, specs, stub, name):
-    stub = getattr(stub, name)
-    with pytest.raises(NotImplementedError, match=f"{name} is not implemented yet: .*08_training"):
-        check.run_check(specs[name], stub)
-    passed, failure = check.run_check(specs[name], stub, reraise=())
-    assert passed == 0 and f"{name} is not implemented yet" in failure
+    assert_stub_fails_with_its_own_error(check, specs[name], getattr(stub, name), "08_training")
 
 
 def test_the_stub_keeps_the_given_helpers_and_no_solution_line(stub):
-    from autograder.release import strip_solutions
-
-    source = (SOLUTIONS / "optimlab" / "search.py").read_text(encoding="utf-8")
-    released = strip_solutions(source, "optimlab/search.py")
-    secret = {line.strip() for block in re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", source, re.S)
-              for line in block.splitlines() if len(line.strip()) > 12}
+    secret, text = solution_lines("search"), released("search")
     assert len(secret) >= 15
-    assert not [line for line in secret if line in released]
+    assert not [line for line in secret if line in text]
     assert stub.log_uniform(1e-3, 1.0) == ("log-uniform", 1e-3, 1.0) and stub.check_space(SPACE) is None
     trials = stub.run_trials(lambda lr: {"val_acc": lr}, [{"lr": 0.5}], progress=False)
     assert str(stub.trials_table(trials)).splitlines()[0].split() == ["trial", "lr", "val_acc", "seconds"]
 
 
 def test_no_explanation_or_label_of_the_catalogue_holds_a_solution_line(catalogue):
-    source = (SOLUTIONS / "optimlab" / "search.py").read_text(encoding="utf-8")
-    secret = {line.strip() for block in re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", source, re.S)
-              for line in block.splitlines() if len(line.strip()) > 12}
+    secret = solution_lines("search")
     words = [m.title + "\n" + m.explain for e in catalogue.values() for m in e.mistakes]
     words += [c["label"] for e in catalogue.values() for c in e.public()]
     assert not [line for line in secret for text in words if line in text]
