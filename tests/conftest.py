@@ -2,6 +2,7 @@
 
 import importlib.util
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -105,6 +106,27 @@ def recorded(unit: str, *, hidden_seed: int | None = None, draws: int = 12) -> d
     return {e.name: record(e, [c for _ in range(draws) for c in e.hidden(rng)], validate=False) for e in exercises}
 
 
+CHROMIUM = os.environ.get("OPTIMLAB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def browser_missing() -> str | None:
+    """Why tests/test_browser.py cannot drive JupyterLab here (no Playwright, no Chromium), or None."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright for Python is not installed (pip install playwright; no browser download needed)"
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        return (f"Chromium is not installed at {CHROMIUM} (Debian: apt-get install chromium; or point "
+                "OPTIMLAB_CHROMIUM at a Chromium binary)")
+    return None
+
+
+def checked_exercises(nb) -> dict[int, str]:
+    """The check cells of a notebook: ``{cell index: the exercise it checks}``."""
+    return {i: c.source.strip()[len('check("'):-len('")')] for i, c in enumerate(nb.cells)
+            if c.cell_type == "code" and c.source.strip().startswith("check(")}
+
+
 def solution_lines(module: str) -> set[str]:
     """The distinctive lines (over 12 characters) of the solution regions of ``solutions/optimlab/<module>.py``:
     what must never reach the release, its hints, or a mistake's explanation."""
@@ -134,8 +156,9 @@ def assert_stub_fails_with_its_own_error(check, spec: dict, stub, unit: str) -> 
 
 
 #: The test files that take longest (each grades a class, drives nbgrader or a browser over every unit), started
-#: first: pytest-xdist hands out whole files (``--dist loadfile``) in collection order, so a long file collected
-#: last would keep one worker busy after the other has finished.
+#: first: pytest-xdist hands out whole files (``--dist loadfile``) in collection order (``./run test`` turns off
+#: its reordering by the number of tests, which would start the one-test README demo last), so a long file
+#: collected last would keep one worker busy after the other has finished.
 SLOW_FILES = ("test_grade.py", "test_readme_demo.py", "test_nbgrader.py", "test_browser.py")
 
 
