@@ -7,7 +7,8 @@ They are made from ``solutions/`` and the student release ``course/``, so they a
 
 - ``perfect/``: every function and every notebook answer done;
 - ``partial_1001_5002_course.zip``: a Canvas-style zip of a student part-way through (some functions, one answer);
-- ``mistakes/``: everything done, with classic mistakes in some functions and a wrong notebook answer;
+- ``mistakes/``: every function done, with classic mistakes in some of them, and the first unit's notebook with a
+  wrong answer (its only notebook);
 - ``Broken Sample_31_assignsubmission_file_course.zip``: a Moodle-style zip with a syntax error, an endless loop,
   a function that exits the interpreter, one that reads a file outside its own folder, and a truncated notebook
   (inside the zip, so that the repository itself holds no broken notebook).
@@ -39,6 +40,7 @@ class Sample:
     edits: tuple[tuple[str, str, str], ...] = ()        # (file in the release, old text, new text)
     notebook_edits: dict[str, str] = field(default_factory=dict)  # grade_id -> new source of that answer cell
     truncate: tuple[str, ...] = ()                      # notebooks (release paths) cut in half
+    units: tuple[str, ...] | None = None                # the units whose notebooks it holds (None: all)
 
 
 SAMPLES: dict[str, Sample] = {
@@ -60,7 +62,7 @@ SAMPLES: dict[str, Sample] = {
             (f"{PACKAGE}/search.py", "config[name] = float(np.exp(rng.uniform(log_low, log_high)))",
              "config[name] = float(rng.uniform(rest[0], rest[1]))"),
         ),
-        notebook_edits={"answer-lr-budget": "lr_budget = 0.25\n"}),
+        notebook_edits={"answer-lr-budget": "lr_budget = 0.25\n"}, units=("01_gradient_descent",)),
     "Broken Sample_31_assignsubmission_file_course.zip": Sample(
         edits=(
             (f"{PACKAGE}/gd.py", "return param - lr * grad", "return param - lr * grad)"),
@@ -100,7 +102,7 @@ def _package(sample: Sample, release: dict[str, bytes]) -> dict[str, bytes]:
 def _notebooks(sample: Sample, release: dict[str, bytes]) -> dict[str, bytes]:
     files = {}
     for path, content in release.items():
-        if not path.endswith(".ipynb"):
+        if not path.endswith(".ipynb") or (sample.units is not None and path.split("/")[0] not in sample.units):
             continue
         student = json.loads(content)
         solution = json.loads((SOLUTIONS / path).read_text(encoding="utf-8"))

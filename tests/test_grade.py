@@ -64,10 +64,11 @@ HIDDEN_ONLY = """
 
 @pytest.fixture(scope="module")
 def klass(tmp_path_factory, samples_dir):
-    """A class with a perfect student, broken notebooks, hostile code, a corrupt zip and an empty folder."""
+    """A class with a perfect student, broken notebooks, hostile code, a corrupt zip and an empty folder. The
+    perfect student hands in the first two units' notebooks (the README's demo grades one with every unit)."""
     top = tmp_path_factory.mktemp("class")
     subs = top / "submissions"
-    shutil.copytree(samples_dir / "perfect", subs / "perfect")
+    shutil.copytree(samples_dir / "perfect", subs / "perfect", ignore=shutil.ignore_patterns(*UNITS[2:]))
     for student in ("deadkernel", "corruptnb"):  # their package and the first two units' notebooks
         shutil.copytree(samples_dir / "perfect", subs / student, ignore=shutil.ignore_patterns(*UNITS[2:]))
     # graded again by test_grading_again_...: a perfect package and the first unit's notebook
@@ -103,8 +104,11 @@ def test_every_submission_is_graded_and_the_run_succeeds(klass):
     header = list(next(iter(rows.values())))
     assert header[:3] == ["student", "total", "max_total"] and header[-1] == "status"
     assert header[3:-1] == UNITS + grade.columns()[1]
-    perfect = rows["perfect"]
-    assert perfect["total"] == perfect["max_total"] and float(perfect["total"]) > 0 and perfect["status"] == "ok"
+    perfect = json.loads((klass["out"] / "results" / "perfect.json").read_text())
+    assert all(f["points"] == f["max"] > 0 for f in perfect["functions"].values())
+    assert {unit: (nb["status"], nb["score"] == nb["max_score"] > 0) for unit, nb in perfect["notebooks"].items()
+            if unit in UNITS[:2]} == {unit: ("ok", True) for unit in UNITS[:2]}
+    assert all(nb["status"] == "missing" for unit, nb in perfect["notebooks"].items() if unit not in UNITS[:2])
 
 
 def test_the_submissions_are_never_modified(klass):
@@ -219,24 +223,24 @@ def _results(out: Path) -> dict[str, dict]:
 
 
 def test_jobs_and_shards_give_the_same_grades(small_class, tmp_path):
-    one = tmp_path / "one"
-    assert _cli("grade", str(small_class), "--out", str(one), "--jobs", "1").returncode == 0
-    seed = (one / "grading-seed").read_text()
-    for name in ("two", "shard1", "shard2"):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "grading-seed").write_text(seed)
-    assert _cli("grade", str(small_class), "--out", str(tmp_path / "two"), "--jobs", "2").returncode == 0
-    assert _results(tmp_path / "two") == _results(one)
+    """Two students at a time (--jobs 2), and the class in two shards graded one student at a time (the default
+    --jobs 1), then merged: the same grades and feedback."""
+    two = tmp_path / "two"
+    assert _cli("grade", str(small_class), "--out", str(two), "--jobs", "2").returncode == 0
+    seed = (two / "grading-seed").read_text()
     for index in (1, 2):
+        (tmp_path / f"shard{index}").mkdir()
+        (tmp_path / f"shard{index}" / "grading-seed").write_text(seed)
         proc = _cli("grade", str(small_class), "--out", str(tmp_path / f"shard{index}"), "--shard", f"{index}/2")
         assert proc.returncode == 0, proc.stderr
-    shard_students = [set(_results(tmp_path / f"shard{i}")) for i in (1, 2)]
-    assert not shard_students[0] & shard_students[1] and shard_students[0] | shard_students[1] == set(_results(one))
+    shards = [_results(tmp_path / f"shard{i}") for i in (1, 2)]
+    assert not set(shards[0]) & set(shards[1]) and set(shards[0]) | set(shards[1]) == set(_results(two))
+    assert shards[0] | shards[1] == _results(two)
     proc = _cli("merge", str(tmp_path / "shard1"), str(tmp_path / "shard2"), "--out", str(tmp_path / "merged"))
     assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "merged" / "grades.csv").read_bytes() == (one / "grades.csv").read_bytes()
+    assert (tmp_path / "merged" / "grades.csv").read_bytes() == (two / "grades.csv").read_bytes()
     assert sorted(p.name for p in (tmp_path / "merged" / "feedback").iterdir()) == sorted(
-        p.name for p in (one / "feedback").iterdir())
+        p.name for p in (two / "feedback").iterdir())
 
 
 def test_hidden_cases_depend_on_the_grading_seed(small_class, tmp_path):
