@@ -25,11 +25,19 @@ def _ok(proc):
     return proc
 
 
+def _api_ok(outcome: dict) -> dict:
+    assert outcome["success"], outcome.get("log", "") + outcome.get("error", "")
+    return outcome
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     root = nbgrader_course.create(tmp_path_factory.mktemp("nbgrader") / "course")
+    # Generating and feedback through nbgrader's Python API (what formgrader calls), which saves starting an
+    # nbgrader command each time; autograding and the export through its command line, as an instructor runs them.
+    api = nbgrader_course.api(root)
     for assignment in ASSIGNMENTS:
-        _ok(nbgrader_course.nbgrader(root, "generate_assignment", assignment))
+        _api_ok(api.generate_assignment(assignment, force=True))
         for student, top in SUBMISSIONS.items():
             target = root / "submitted" / student / assignment
             target.mkdir(parents=True)
@@ -38,7 +46,7 @@ def course(tmp_path_factory):
             # The notebook imports the package next to the student's notebooks; here, the copy in `top`.
             env = os.environ | {"PYTHONPATH": str(top)}
             _ok(nbgrader_course.nbgrader(root, "autograde", assignment, "--student", student, env=env, timeout=600))
-        _ok(nbgrader_course.nbgrader(root, "generate_feedback", assignment))
+        _api_ok(api.generate_feedback(assignment, force=True))
     _ok(nbgrader_course.nbgrader(root, "export", "--to", str(root / "grades.csv")))
     return root
 
