@@ -38,13 +38,15 @@ from .feedback import render_html
 from .paths import PACKAGE
 
 #: Bump when a change to the grader could change a result: earlier results are then graded again.
-GRADER_VERSION = "2"
+GRADER_VERSION = "3"
 #: Fresh hidden cases per exercise and student, on top of the public ones.
 HIDDEN_CASES = 4
 #: Seconds all of one student's package functions, and all of their notebooks, may take together (each child and
 #: each notebook also has its own deadline).
 STUDENT_PACKAGE_SECONDS = 120
-STUDENT_NOTEBOOK_SECONDS = 300
+#: Per unit's notebook, for all of a student's notebooks together: a complete submission runs each notebook in
+#: 5-20 s on an idle machine, about twice that with --jobs 2 on two cores.
+STUDENT_NOTEBOOK_SECONDS_PER_UNIT = 60
 #: The only parts of a case the student's process receives: its inputs, never the expected outputs.
 INPUT_KEYS = ("args", "steps")
 
@@ -240,7 +242,7 @@ def grade_student(task: dict) -> dict:
     result["functions"] = grade_functions(course_root, task["seed"], student, work, limits)
     with _output_to(work / "nbgrader.log"):  # nbgrader's chatter, kept out of the progress bar
         result["notebooks"] = grade_notebooks(course_root, Path(task["main_root"]), student, work,
-                                              sandboxed=sandboxed, budget=STUDENT_NOTEBOOK_SECONDS,
+                                              sandboxed=sandboxed, budget=STUDENT_NOTEBOOK_SECONDS_PER_UNIT * len(notebooks.assignments()),
                                               secrets=secrets)
     return result
 
