@@ -155,6 +155,17 @@ def assert_stub_fails_with_its_own_error(check, spec: dict, stub, unit: str) -> 
     assert passed == 0 and f"{name} is not implemented yet" in failure
 
 
+def assert_wrong_and_named(check, spec: dict, buggy, title: str | None) -> None:
+    """An independently written wrong implementation fails some case of ``spec``, with the classic mistake
+    ``title`` named (None: no name expected), and never with the checks unable to read its output."""
+    passed, failure = check.run_check(spec, buggy)
+    assert failure is not None, f"{buggy.__name__} passes the checks of {spec['name']}"
+    assert passed < len(spec["cases"])
+    if title is not None:
+        assert f"classic mistake: {title}." in failure, failure
+    assert "checks cannot read" not in failure
+
+
 #: The test files that take longest (each grades a class, drives nbgrader or a browser over every unit), started
 #: first: pytest-xdist hands out whole files (``--dist loadfile``) in collection order (``./run test`` turns off
 #: its reordering by the number of tests, which would start the one-test README demo last), so a long file

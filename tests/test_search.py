@@ -26,7 +26,8 @@ import warnings
 import numpy as np
 import pytest
 
-from conftest import assert_stub_fails_with_its_own_error, released, solution_lines, submodule
+from conftest import (assert_stub_fails_with_its_own_error, assert_wrong_and_named, released, solution_lines,
+                      submodule)
 
 SPACE = {"lr": ("log-uniform", 1e-4, 1.0), "weight_decay": ("log-uniform", 1e-6, 1e-2),
          "dropout": ("uniform", 0.0, 0.5), "hidden": ("choice", [32, 64, 128])}
@@ -776,12 +777,7 @@ INDEPENDENT_MISTAKES = [
 @pytest.mark.parametrize("name, buggy, title", INDEPENDENT_MISTAKES,
                          ids=[f"{n}-{b.__name__}" for n, b, _ in INDEPENDENT_MISTAKES])
 def test_independent_wrong_implementations_fail_with_their_mistake_named(check, specs, name, buggy, title):
-    passed, failure = check.run_check(specs[name], buggy)
-    assert failure is not None, f"{buggy.__name__} passes the checks of {name}"
-    assert passed < len(specs[name]["cases"])
-    if title is not None:
-        assert f"classic mistake: {title}." in failure, failure
-    assert "checks cannot read" not in failure
+    assert_wrong_and_named(check, specs[name], buggy, title)
 
 
 @pytest.mark.parametrize("name, buggy, title", INDEPENDENT_MISTAKES,
