@@ -6,7 +6,8 @@
 They are made from ``solutions/`` and the student release ``course/``, so they always fit the current course:
 
 - ``perfect/``: every function and every notebook answer done;
-- ``partial_1001_5002_course.zip``: a Canvas-style zip of a student part-way through (some functions, one answer);
+- ``partial_1001_5002_course.zip``: a Canvas-style zip of a student part-way through (some functions, and the first
+  unit's notebook with one answer);
 - ``mistakes/``: every function done, with classic mistakes in some of them, and the first unit's notebook with a
   wrong answer (its only notebook);
 - ``Broken Sample_31_assignsubmission_file_course.zip``: a Moodle-style zip with a syntax error, an endless loop,
@@ -47,7 +48,7 @@ SAMPLES: dict[str, Sample] = {
     "perfect": Sample(),
     "partial_1001_5002_course.zip": Sample(
         implemented=frozenset({"gd_update", "least_squares_grad", "minibatches"}),
-        answers=frozenset({"answer-lr-max"})),
+        answers=frozenset({"answer-lr-max"}), units=("01_gradient_descent",)),
     "mistakes": Sample(
         edits=(
             (f"{PACKAGE}/gd.py", "return param - lr * grad", "return param + lr * grad"),

@@ -213,7 +213,6 @@ def small_class(tmp_path_factory):
     _package_only(subs / "ann")
     _package_only(subs / "ben", HIDDEN_ONLY)
     _package_only(subs / "cat", "def gd_update(param, grad, *, lr):\n    return param + lr * grad\n")
-    _package_only(subs / "dan")
     (subs / "eve").mkdir()
     return subs
 
@@ -262,10 +261,10 @@ def test_a_run_killed_midway_finishes_when_started_again(small_class, tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     done = {p.name: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
-    assert 1 <= len(done) < 5, "kill the run while it is midway"
+    assert 1 <= len(done) < 4, "kill the run while it is midway"
     again = _cli("grade", str(small_class), "--out", str(out))
     assert again.returncode == 0, again.stderr
-    assert sorted(_rows(out)) == ["ann", "ben", "cat", "dan", "eve"]
+    assert sorted(_rows(out)) == ["ann", "ben", "cat", "eve"]
     assert {p.name: p.stat().st_mtime_ns for p in (out / "results").glob("*.json") if p.name in done} == done
     assert not list((out / "results").glob("*.partial"))
 
