@@ -91,6 +91,17 @@ def _png(canvas) -> bytes:
     return buffer.getvalue()
 
 
+def _blit(explorer, artists):
+    """Redraw an explorer's changing parts only: its two titles (``explorer._titles``) and ``artists``, over the
+    background saved without them (``explorer._background``), which is much faster than drawing the figure."""
+    explorer.left.set_title(explorer._titles[0], y=1.0)
+    explorer.right.set_title(explorer._titles[1], y=1.0)
+    explorer.canvas.restore_region(explorer._background)
+    for artist in (*artists, explorer.left.title, explorer.right.title):
+        explorer.fig.draw_artist(artist)
+    return explorer.fig
+
+
 def _slider(name: str, positions: list, value):
     """A slider over ``positions`` (readouts at their shortest), updated when released."""
     import ipywidgets as widgets
@@ -460,12 +471,7 @@ class ScheduleExplorer:
         else:
             self.lr_line.set_data([], [])
             self.loss_line.set_data([], [])
-        self.left.set_title(self._titles[0], y=1.0)
-        self.right.set_title(self._titles[1], y=1.0)
-        self.canvas.restore_region(self._background)
-        for artist in (self.lr_line, self.loss_line, self.left.title, self.right.title):
-            self.fig.draw_artist(artist)
-        return self.fig
+        return _blit(self, (self.lr_line, self.loss_line))
 
     def png(self, schedule: str | None = None, **values) -> bytes:
         """The figure for this schedule and these slider values, as PNG bytes."""
@@ -672,12 +678,7 @@ class BatchNormExplorer:
         else:
             for line in (self.loss_line, self.init_line, self.end_line):
                 line.set_data([], [])
-        self.left.set_title(self._titles[0], y=1.0)
-        self.right.set_title(self._titles[1], y=1.0)
-        self.canvas.restore_region(self._background)
-        for artist in (self.loss_line, self.init_line, self.end_line, self.left.title, self.right.title):
-            self.fig.draw_artist(artist)
-        return self.fig
+        return _blit(self, (self.loss_line, self.init_line, self.end_line))
 
     def png(self, batchnorm: str | None = None, **values) -> bytes:
         """The figure for this choice and these slider values, as PNG bytes."""
@@ -824,13 +825,7 @@ class RegularizationExplorer:
         else:
             for line in (self.train_line, self.val_line, self.best_point, self.hist_line):
                 line.set_data([], [])
-        self.left.set_title(self._titles[0], y=1.0)
-        self.right.set_title(self._titles[1], y=1.0)
-        self.canvas.restore_region(self._background)
-        for artist in (self.train_line, self.val_line, self.best_point, self.hist_line, self.left.title,
-                       self.right.title):
-            self.fig.draw_artist(artist)
-        return self.fig
+        return _blit(self, (self.train_line, self.val_line, self.best_point, self.hist_line))
 
     def png(self, **values) -> bytes:
         """The figure for these slider values, as PNG bytes."""
@@ -990,12 +985,7 @@ class FineTuningExplorer:
             self.scratch_line.set_data([], [])
             for bar in self.bars:
                 bar.set_height(0.0)
-        self.left.set_title(self._titles[0], y=1.0)
-        self.right.set_title(self._titles[1], y=1.0)
-        self.canvas.restore_region(self._background)
-        for artist in (self.scratch_line, self.chosen_line, *self.bars, self.left.title, self.right.title):
-            self.fig.draw_artist(artist)
-        return self.fig
+        return _blit(self, (self.scratch_line, self.chosen_line, *self.bars))
 
     def png(self, strategy: str | None = None, **values) -> bytes:
         """The figure for this menu choice and these slider values, as PNG bytes."""
