@@ -2,7 +2,7 @@
 
     python -m autograder release [--check]        regenerate (or check) course/ from solutions/
     python -m autograder samples [--out DIR]      make the sample submissions (default autograder/samples/)
-    python -m autograder grade SUBMISSIONS --out DIR [--jobs N] [--shard I/N]
+    python -m autograder grade SUBMISSIONS --out DIR [--jobs N] [--shard I/N] [--units 03,04]
     python -m autograder merge DIR1 DIR2 ... --out DIR
     python -m autograder pretrained [--check] [--wheel PATH] [--shipped DIR]
                                                   rebuild (or check) unit 08's pretrained weights
@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--out", type=Path, required=True, help="where grades.csv, feedback/ and nbgrader/ go")
     grade.add_argument("--jobs", type=int, default=1, help="students graded at once (default 1)")
     grade.add_argument("--shard", type=_shard, help="grade only shard I of N (e.g. 2/8), for batch systems")
+    grade.add_argument("--units", type=lambda text: [u for u in text.split(",") if u.strip()],
+                       help="grade only these units, by name or number, comma-separated (e.g. 03,04; default: "
+                            "all): their functions, notebooks and columns")
     grade.add_argument("--db-url", help="nbgrader gradebook URL (default: SQLite in DIR/nbgrader)")
     grade.add_argument("--quiet", action="store_true", help="no progress bar")
     grade.add_argument("--no-sandbox", action="store_true",
@@ -62,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             return grading.grade(args.submissions, args.out, jobs=args.jobs, shard=args.shard,
-                                 progress=not args.quiet, db_url=args.db_url, sandboxed=not args.no_sandbox)
+                                 progress=not args.quiet, db_url=args.db_url, sandboxed=not args.no_sandbox,
+                                 units=args.units)
         except (grading.GraderFailure, grading.notebooks.InfrastructureError) as exc:
             print(f"grading failed: {exc}", file=sys.stderr)
             return 3

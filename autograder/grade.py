@@ -1,6 +1,6 @@
 """Grade a class: every submission's package functions (isolated grader) and notebooks (nbgrader).
 
-    python -m autograder grade SUBMISSIONS --out DIR [--jobs N] [--shard I/N]
+    python -m autograder grade SUBMISSIONS --out DIR [--jobs N] [--shard I/N] [--units 03,04]
     python -m autograder merge DIR1 DIR2 ... --out DIR
 
 For each student the result is written to ``DIR/results/<student>.json`` once everything about them is done
@@ -8,6 +8,10 @@ For each student the result is written to ``DIR/results/<student>.json`` once ev
 ``DIR`` skips students whose submission has not changed and finishes the others, so a run that was killed midway
 is simply started again. ``grades.csv`` and ``feedback/`` are rebuilt from ``results/`` at the end of every run,
 so a student never gets two rows.
+
+``--units`` grades only some units (a week's assignment): their functions and notebooks, and only their columns
+in ``grades.csv``. The selection is part of each result's fingerprint, so grading the same folder with another
+selection grades everyone again.
 
 Hidden cases are drawn from a seed kept in ``DIR/grading-seed`` (made on the first run, never shipped to
 students) and the student id: the same submission gets the same cases, and so the same result, every time.
@@ -73,13 +77,14 @@ def _cases(exercise: Exercise, seed: int, student: str) -> tuple[dict, int]:
 
 
 def grade_functions(course_root: Path | None, seed: int, student: str, work: Path,
-                    limits: sandbox.Limits) -> dict[str, dict]:
-    """Each package function's points and, when it fails, why (in the words of the self-checks)."""
-    from optimlab.check import explain, judge
-
+                    limits: sandbox.Limits, selected: list[str] | None = None) -> dict[str, dict]:
+    """Each package function's points and, when it fails, why (in the words of the self-checks); the functions
+    of the ``selected`` units only (default: every unit)."""
     entries, jobs, specs = {}, [], {}
     package = course_root / PACKAGE if course_root else None
     for unit, exercises in units().items():
+        if selected is not None and unit not in selected:
+            continue
         for exercise in exercises:
             entries[exercise.name] = {"unit": unit, "points": 0.0, "max": float(exercise.points), "passed": False,
                                       "message": "", "mistake": None}
@@ -165,12 +170,14 @@ def sanitize(value, depth: int = 0):
 
 
 def grade_notebooks(course_root: Path | None, main_root: Path, student: str, work: Path, *, sandboxed: bool,
-                    budget: float, secrets: tuple[Path, ...] = ()) -> dict[str, dict]:
+                    budget: float, secrets: tuple[Path, ...] = (),
+                    selected: list[str] | None = None) -> dict[str, dict]:
     """Each unit's notebook points, from runs in the sandbox judged here; the autograded notebooks are staged
-    in ``work/staging`` for the parent to record. ``budget`` is the student's time for all notebooks."""
+    in ``work/staging`` for the parent to record. ``budget`` is the student's time for all notebooks; only the
+    ``selected`` units' notebooks are graded (default: every unit's)."""
     results = {}
     deadline = time.monotonic() + budget
-    for assignment in notebooks.assignments():
+    for assignment in selected if selected is not None else notebooks.assignments():
         found, notes, problem = {}, [], None
         for name in notebooks.expected_notebooks(assignment):
             path, note = notebooks.find_notebook(course_root, assignment, name) if course_root else (None, "")
@@ -239,11 +246,12 @@ def grade_student(task: dict) -> dict:
         if not (course_root / PACKAGE).is_dir() and not any(course_root.glob("[0-9][0-9]_*/*.ipynb")):
             result["notes"].append("the submission holds neither an optimlab/ package nor the course notebooks")
     limits = sandbox.Limits(sandboxed=sandboxed, secrets=secrets)
-    result["functions"] = grade_functions(course_root, task["seed"], student, work, limits)
+    selected = task.get("units") or notebooks.assignments()
+    result["functions"] = grade_functions(course_root, task["seed"], student, work, limits, selected)
     with _output_to(work / "nbgrader.log"):  # nbgrader's chatter, kept out of the progress bar
         result["notebooks"] = grade_notebooks(course_root, Path(task["main_root"]), student, work,
-                                              sandboxed=sandboxed, budget=STUDENT_NOTEBOOK_SECONDS_PER_UNIT * len(notebooks.assignments()),
-                                              secrets=secrets)
+                                              sandboxed=sandboxed, secrets=secrets, selected=selected,
+                                              budget=STUDENT_NOTEBOOK_SECONDS_PER_UNIT * len(selected))
     return result
 
 
@@ -297,12 +305,36 @@ def _grader_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
+def select_units(names: list[str] | None) -> list[str]:
+    """The course's units named by ``names`` (full names such as ``03_adaptive``, or their numbers such as
+    ``03``), in the course's order; every unit when ``names`` is None. ValueError for a name that is no unit."""
+    every = notebooks.assignments()
+    if names is None:
+        return every
+    chosen = set()
+    for name in names:
+        matches = [unit for unit in every if name.strip() in (unit, unit.split("_", 1)[0])]
+        if not matches:
+            raise ValueError(f"no unit {name.strip()!r}: the units are {', '.join(every)}")
+        chosen.update(matches)
+    if not chosen:
+        raise ValueError(f"name at least one unit: the units are {', '.join(every)}")
+    return [unit for unit in every if unit in chosen]
+
+
 def grade(submissions: Path, out: Path, *, jobs: int = 1, shard: tuple[int, int] | None = None,
-          progress: bool = True, db_url: str | None = None, sandboxed: bool = True) -> int:
-    """Grade every submission in ``submissions`` into ``out``. Returns the exit status."""
+          progress: bool = True, db_url: str | None = None, sandboxed: bool = True,
+          units: list[str] | None = None) -> int:
+    """Grade every submission in ``submissions`` into ``out`` (the ``units`` named, default all; see
+    :func:`select_units`). Returns the exit status."""
     from tqdm import tqdm
 
     reference.load()
+    try:
+        selected = select_units(units)
+    except ValueError as exc:
+        print(f"cannot grade: {exc}", file=sys.stderr)
+        return 2
     if not submissions.is_dir():
         print(f"{submissions} is not a folder of submissions", file=sys.stderr)
         return 2
@@ -315,6 +347,8 @@ def grade(submissions: Path, out: Path, *, jobs: int = 1, shard: tuple[int, int]
     main_root = notebooks.prepare_main_course(out, db_url)
     db_url = db_url or f"sqlite:///{main_root / 'gradebook.db'}"
     grader = _grader_fingerprint() + ("" if sandboxed else ":no-sandbox")
+    if selected != notebooks.assignments():
+        grader += ":units=" + ",".join(selected)
     secrets = [str(out.resolve()), str(submissions.resolve())]
     tasks = []
     for submission in intake.discover(submissions):
@@ -326,7 +360,7 @@ def grade(submissions: Path, out: Path, *, jobs: int = 1, shard: tuple[int, int]
         tasks.append({"student": submission.student, "path": str(submission.path),
                       "attempts": [str(p) for p in submission.attempts], "fingerprint": fingerprint, "seed": seed,
                       "work": str(out / "work" / "students" / submission.student), "main_root": str(main_root),
-                      "sandboxed": sandboxed, "secrets": secrets})
+                      "sandboxed": sandboxed, "secrets": secrets, "units": selected})
     failures = []
     bar = tqdm(total=len(tasks), desc="grading", unit="student", disable=not progress, file=sys.stderr)
     with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -394,16 +428,26 @@ def load_results(directories: list[Path]) -> dict[str, dict]:
     return dict(sorted(results.items()))
 
 
-def columns() -> tuple[list[str], list[str]]:
-    """(unit columns, function columns) of grades.csv, in the course's order."""
-    return notebooks.assignments(), [e.name for unit in units().values() for e in unit]
+def columns(selected: list[str] | None = None) -> tuple[list[str], list[str]]:
+    """(unit columns, function columns) of grades.csv for the ``selected`` units (default all), in the course's
+    order."""
+    chosen = notebooks.assignments() if selected is None else [u for u in notebooks.assignments() if u in selected]
+    return chosen, [e.name for unit, exercises in units().items() if unit in chosen for e in exercises]
+
+
+def graded_units(results: dict[str, dict]) -> list[str]:
+    """The units the results were graded on (all units when there are none yet), in the course's order."""
+    seen = {unit for result in results.values() for unit in result["notebooks"]}
+    seen |= {function["unit"] for result in results.values() for function in result["functions"].values()}
+    return [unit for unit in notebooks.assignments() if unit in seen] if seen else notebooks.assignments()
 
 
 def summarize(result: dict) -> tuple[float, float, list[str]]:
     total = sum(f["points"] for f in result["functions"].values()) + sum(
         nb["score"] for nb in result["notebooks"].values())
     unit_max = _notebook_max()
-    max_total = sum(f["max"] for f in result["functions"].values()) + sum(unit_max.values())
+    max_total = sum(f["max"] for f in result["functions"].values()) + sum(
+        unit_max[unit] for unit in result["notebooks"] if unit in unit_max)
     problems = list(result["notes"])
     problems += [f"{unit}: {nb['reason']}" for unit, nb in result["notebooks"].items() if nb["reason"]]
     problems += [f"{name}: {f['message'].splitlines()[0]}" for name, f in result["functions"].items()
@@ -432,7 +476,7 @@ def _notebook_max() -> dict[str, float]:
 def write_outputs(directories: list[Path], out: Path) -> None:
     """``out/grades.csv`` and ``out/feedback/<student>.html`` from the results in ``directories``."""
     results = load_results(directories)
-    unit_columns, function_columns = columns()
+    unit_columns, function_columns = columns(graded_units(results))
     (out / "feedback").mkdir(parents=True, exist_ok=True)
     rows = []
     for student, result in results.items():

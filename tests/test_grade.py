@@ -62,10 +62,16 @@ HIDDEN_ONLY = """
     """
 
 
+#: The class below is graded on the first two units (``--units``), all its students' work is about; the README's
+#: demo grades every unit.
+KLASS_UNITS = UNITS[:2]
+KLASS_FUNCTIONS = grade.columns(KLASS_UNITS)[1]
+
+
 @pytest.fixture(scope="module")
 def klass(tmp_path_factory, samples_dir):
-    """A class with a perfect student, broken notebooks, hostile code, a corrupt zip and an empty folder. The
-    perfect student hands in the first two units' notebooks (the README's demo grades one with every unit)."""
+    """A class with a perfect student, broken notebooks, hostile code, a corrupt zip and an empty folder, graded
+    on the first two units. The perfect student hands in those units' notebooks."""
     top = tmp_path_factory.mktemp("class")
     subs = top / "submissions"
     shutil.copytree(samples_dir / "perfect", subs / "perfect", ignore=shutil.ignore_patterns(*UNITS[2:]))
@@ -92,7 +98,7 @@ def klass(tmp_path_factory, samples_dir):
     (subs / "empty").mkdir()
     before = _tree_digest(subs)
     out = top / "out"
-    proc = _cli("grade", str(subs), "--out", str(out), "--jobs", "2")
+    proc = _cli("grade", str(subs), "--out", str(out), "--jobs", "2", "--units", ",".join(KLASS_UNITS))
     return {"subs": subs, "out": out, "proc": proc, "before": before}
 
 
@@ -103,12 +109,13 @@ def test_every_submission_is_graded_and_the_run_succeeds(klass):
                             "untouched"]
     header = list(next(iter(rows.values())))
     assert header[:3] == ["student", "total", "max_total"] and header[-1] == "status"
-    assert header[3:-1] == UNITS + grade.columns()[1]
+    assert header[3:-1] == KLASS_UNITS + KLASS_FUNCTIONS
     perfect = json.loads((klass["out"] / "results" / "perfect.json").read_text())
+    assert sorted(perfect["functions"]) == sorted(KLASS_FUNCTIONS)
     assert all(f["points"] == f["max"] > 0 for f in perfect["functions"].values())
     assert {unit: (nb["status"], nb["score"] == nb["max_score"] > 0) for unit, nb in perfect["notebooks"].items()
-            if unit in UNITS[:2]} == {unit: ("ok", True) for unit in UNITS[:2]}
-    assert all(nb["status"] == "missing" for unit, nb in perfect["notebooks"].items() if unit not in UNITS[:2])
+            } == {unit: ("ok", True) for unit in KLASS_UNITS}
+    assert _rows(klass["out"])["perfect"]["total"] == _rows(klass["out"])["perfect"]["max_total"]
 
 
 def test_the_submissions_are_never_modified(klass):
@@ -121,10 +128,10 @@ def test_broken_code_costs_only_its_own_points(klass):
     assert loops["gd_update"] == "0" and "gd_update could not be graded" in loops["status"]
     assert "CPU time" in loops["status"] or "did not finish" in loops["status"]
     assert hidden["gd_update"] == "0" and "gd_update" not in hidden["status"]
-    others = [name for name in grade.columns()[1] if name != "gd_update"]
+    others = [name for name in KLASS_FUNCTIONS if name != "gd_update"]
     perfect = rows["perfect"]
     assert all(loops[name] == hidden[name] == perfect[name] != "0" for name in others)
-    assert all(loops[unit] == "0" for unit in UNITS), "no notebooks were submitted"
+    assert all(loops[unit] == "0" for unit in KLASS_UNITS), "no notebooks were submitted"
 
 
 def test_broken_submissions_get_a_zero_and_a_reason(klass):
@@ -140,7 +147,7 @@ def test_a_dead_kernel_or_a_corrupt_notebook_costs_that_notebook_only(klass):
         row = rows[student]
         assert row[UNITS[0]] == "0" and words in row["status"]
         assert row[UNITS[1]] == perfect[UNITS[1]] != "0"
-        assert all(row[name] == perfect[name] != "0" for name in grade.columns()[1])
+        assert all(row[name] == perfect[name] != "0" for name in KLASS_FUNCTIONS)
 
 
 def test_feedback_names_the_mistake_and_hides_hidden_cases(klass):
@@ -191,7 +198,7 @@ def test_grading_again_changes_nothing_and_keeps_manual_grades(klass):
     csv_before = (out / "grades.csv").read_bytes()
     results_before = {p.name: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
     (out / "results" / "again.json").unlink()   # again is graded again, the others are skipped
-    proc = _cli("grade", str(klass["subs"]), "--out", str(out))
+    proc = _cli("grade", str(klass["subs"]), "--out", str(out), "--units", ",".join(KLASS_UNITS))
     assert proc.returncode == 0, proc.stderr
     assert (out / "grades.csv").read_bytes() == csv_before
     after = {p.name: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
@@ -205,6 +212,10 @@ def test_grading_again_changes_nothing_and_keeps_manual_grades(klass):
 
 
 # ------------------------------------------------------------------------------------------ package-only classes
+
+
+#: The package-only classes are graded on the first unit only (``--units``): what they test is the machinery.
+FIRST = UNITS[0].split("_")[0]
 
 
 @pytest.fixture(scope="module")
@@ -225,12 +236,13 @@ def test_jobs_and_shards_give_the_same_grades(small_class, tmp_path):
     """Two students at a time (--jobs 2), and the class in two shards graded one student at a time (the default
     --jobs 1), then merged: the same grades and feedback."""
     two = tmp_path / "two"
-    assert _cli("grade", str(small_class), "--out", str(two), "--jobs", "2").returncode == 0
+    assert _cli("grade", str(small_class), "--out", str(two), "--jobs", "2", "--units", FIRST).returncode == 0
     seed = (two / "grading-seed").read_text()
     for index in (1, 2):
         (tmp_path / f"shard{index}").mkdir()
         (tmp_path / f"shard{index}" / "grading-seed").write_text(seed)
-        proc = _cli("grade", str(small_class), "--out", str(tmp_path / f"shard{index}"), "--shard", f"{index}/2")
+        proc = _cli("grade", str(small_class), "--out", str(tmp_path / f"shard{index}"), "--shard", f"{index}/2",
+                    "--units", FIRST)
         assert proc.returncode == 0, proc.stderr
     shards = [_results(tmp_path / f"shard{i}") for i in (1, 2)]
     assert not set(shards[0]) & set(shards[1]) and set(shards[0]) | set(shards[1]) == set(_results(two))
@@ -240,6 +252,29 @@ def test_jobs_and_shards_give_the_same_grades(small_class, tmp_path):
     assert (tmp_path / "merged" / "grades.csv").read_bytes() == (two / "grades.csv").read_bytes()
     assert sorted(p.name for p in (tmp_path / "merged" / "feedback").iterdir()) == sorted(
         p.name for p in (two / "feedback").iterdir())
+
+
+def test_a_selection_of_units_grades_and_reports_only_those_units(small_class, tmp_path):
+    """--units 01: only that unit's functions and notebook, in the results, grades.csv and the feedback."""
+    out = tmp_path / "out"
+    assert _cli("grade", str(small_class), "--out", str(out), "--units", FIRST).returncode == 0
+    first = [e.name for e in grade.units()[UNITS[0]]]
+    header = list(next(iter(_rows(out).values())))
+    assert header == ["student", "total", "max_total", UNITS[0], *first, "status"]
+    ann = _results(out)["ann"]
+    assert sorted(ann["functions"]) == sorted(first) and list(ann["notebooks"]) == [UNITS[0]]
+    assert _rows(out)["ann"]["total"] == f"{sum(e.points for e in grade.units()[UNITS[0]]):g}", "every point"
+    assert UNITS[1] not in (out / "feedback" / "ann.html").read_text()
+
+
+def test_an_unknown_unit_is_refused_before_anything_is_graded(small_class, tmp_path):
+    proc = _cli("grade", str(small_class), "--out", str(tmp_path / "out"), "--units", f"{FIRST},99")
+    assert proc.returncode == 2
+    assert "no unit '99'" in proc.stderr and UNITS[0] in proc.stderr
+    assert not (tmp_path / "out").exists()
+    assert grade.select_units([FIRST, UNITS[2]]) == [UNITS[0], UNITS[2]]
+    assert grade.select_units([UNITS[2], FIRST, FIRST]) == [UNITS[0], UNITS[2]], "the course's order, once each"
+    assert grade.select_units(None) == UNITS
 
 
 def test_hidden_cases_depend_on_the_grading_seed(small_class, tmp_path):
@@ -253,7 +288,7 @@ def test_hidden_cases_depend_on_the_grading_seed(small_class, tmp_path):
 def test_a_run_killed_midway_finishes_when_started_again(small_class, tmp_path):
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(small_class), "--out", str(out),
-                             "--quiet"], cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
+                             "--quiet", "--units", FIRST], cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while time.time() < deadline and not list((out / "results").glob("*.json")):
@@ -262,7 +297,7 @@ def test_a_run_killed_midway_finishes_when_started_again(small_class, tmp_path):
     proc.wait()
     done = {p.name: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
     assert 1 <= len(done) < 4, "kill the run while it is midway"
-    again = _cli("grade", str(small_class), "--out", str(out))
+    again = _cli("grade", str(small_class), "--out", str(out), "--units", FIRST)
     assert again.returncode == 0, again.stderr
     assert sorted(_rows(out)) == ["ann", "ben", "cat", "eve"]
     assert {p.name: p.stat().st_mtime_ns for p in (out / "results").glob("*.json") if p.name in done} == done
@@ -276,7 +311,7 @@ def test_a_failure_of_the_grader_itself_exits_non_zero_and_grades_nobody_wrongly
 
     monkeypatch.setattr(sandbox, "CHECK_MODULE", tmp_path / "missing-check.py")
     out = tmp_path / "out"
-    assert grade.grade(small_class, out, jobs=1, progress=False) == 1
+    assert grade.grade(small_class, out, jobs=1, progress=False, units=[FIRST]) == 1
     assert "grader failure while grading" in capsys.readouterr().err
     graded = {p.stem for p in (out / "results").glob("*.json")}
     assert graded == {"eve"}, "only the student with no package to run was graded; the others are retried next run"
@@ -306,6 +341,6 @@ def test_grading_refuses_without_the_sandbox_and_says_what_to_install(small_clas
 
 def test_no_sandbox_is_said_in_every_row(small_class, tmp_path):
     out = tmp_path / "out"
-    assert grade.grade(small_class, out, jobs=2, progress=False, sandboxed=False) == 0
+    assert grade.grade(small_class, out, jobs=2, progress=False, sandboxed=False, units=[FIRST]) == 0
     rows = _rows(out)
     assert rows and all("WITHOUT the sandbox" in row["status"] for row in rows.values())
