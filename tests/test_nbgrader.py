@@ -33,20 +33,28 @@ def _api_ok(outcome: dict) -> dict:
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     root = nbgrader_course.create(tmp_path_factory.mktemp("nbgrader") / "course")
-    # Generating and feedback through nbgrader's Python API (what formgrader calls), which saves starting an
-    # nbgrader command each time; autograding and the export through its command line, as an instructor runs them.
+    # Generating, autograding and feedback through nbgrader's Python API (what formgrader calls), which saves
+    # starting an nbgrader command each time; the export through its command line, as an instructor runs it.
     api = nbgrader_course.api(root)
-    for assignment in ASSIGNMENTS:
-        _api_ok(api.generate_assignment(assignment, force=True))
-        for student, top in SUBMISSIONS.items():
-            target = root / "submitted" / student / assignment
-            target.mkdir(parents=True)
-            for notebook in (top / assignment).glob("*.ipynb"):
-                shutil.copy(notebook, target)
-            # The notebook imports the package next to the student's notebooks; here, the copy in `top`.
-            env = os.environ | {"PYTHONPATH": str(top)}
-            _ok(nbgrader_course.nbgrader(root, "autograde", assignment, "--student", student, env=env, timeout=600))
-        _api_ok(api.generate_feedback(assignment, force=True))
+    saved = os.environ.get("PYTHONPATH")
+    try:
+        for assignment in ASSIGNMENTS:
+            _api_ok(api.generate_assignment(assignment, force=True))
+            for student, top in SUBMISSIONS.items():
+                target = root / "submitted" / student / assignment
+                target.mkdir(parents=True)
+                for notebook in (top / assignment).glob("*.ipynb"):
+                    shutil.copy(notebook, target)
+                # The notebook imports the package next to the student's notebooks; here, the copy in `top`
+                # (the kernels nbgrader starts inherit this environment).
+                os.environ["PYTHONPATH"] = str(top)
+                _api_ok(api.autograde(assignment, student, force=True, create=True))
+            _api_ok(api.generate_feedback(assignment, force=True))
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
     _ok(nbgrader_course.nbgrader(root, "export", "--to", str(root / "grades.csv")))
     return root
 
