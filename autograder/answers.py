@@ -39,7 +39,7 @@ from . import reference
 
 MIME = "application/vnd.optimlab.answers+json"
 PRELUDE_MODULES = ("problems", "losses", "data", "gd", "optim", "gradcheck", "schedules", "nn", "regularization",
-                   "batchnorm", "search", "finetune")
+                   "batchnorm", "search", "finetune", "rnn")
 PRELUDE = ("np", "math", *PRELUDE_MODULES)
 FORBIDDEN = ("globals", "locals", "vars", "eval", "exec", "get_ipython", "__import__", "open", "compile",
              "input", "breakpoint")

@@ -15,6 +15,7 @@ regularization  weight penalties, dropout, early stopping (06)
 batchnorm   batch normalization's forward and backward (07)
 search      search spaces, grid and random search, choosing a trial on validation data (08)
 finetune    a new head and the optimizers of fine-tuning, on a network pretrained on MNIST (08)
+rnn         recurrent networks: backpropagation through time, gradient clipping, LSTM and GRU cells (09)
 nn          a small network toolkit: layers, a loss, the digits data, a training loop (given; its Dropout and
             BatchNorm1d layers run your functions of units 06 and 07)
 problems    loss surfaces and data sets to optimize (given)
@@ -23,4 +24,4 @@ check       the self-checks (given)
 """
 
 __all__ = ["gd", "losses", "data", "gradcheck", "optim", "schedules", "regularization", "batchnorm", "search",
-           "finetune", "nn", "problems", "plots", "check"]
+           "finetune", "rnn", "nn", "problems", "plots", "check"]
