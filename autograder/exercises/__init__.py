@@ -128,7 +128,7 @@ class CaseFunction:
 
 def units() -> dict[str, list[Exercise]]:
     """Every unit's exercises, in the order the notebooks introduce them."""
-    from . import unit01, unit02, unit03, unit04, unit05, unit06, unit07, unit08, unit08_finetune
+    from . import unit01, unit02, unit03, unit04, unit05, unit06, unit07, unit08, unit08_finetune, unit09
 
     return {
         "01_gradient_descent": unit01.EXERCISES,
@@ -139,4 +139,5 @@ def units() -> dict[str, list[Exercise]]:
         "06_regularization": unit06.EXERCISES,
         "07_batchnorm": unit07.EXERCISES,
         "08_training": unit08.SEARCH + unit08_finetune.FINETUNE,
+        "09_recurrent": unit09.EXERCISES,
     }
