@@ -24,7 +24,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # inherited by the kernels
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET_SECONDS = 10.0  # what a student waits for a whole unit, at most
 BUDGETS = {"05_schedules": 15.0, "06_regularization": 15.0, "07_batchnorm": 15.0,  # units that train networks
-           "08_training": 20.0}
+           "08_training": 20.0, "09_recurrent": 20.0}
 CELL_SECONDS = 3.0  # what a student waits for one cell, at most
 
 

@@ -17,7 +17,9 @@ The explorers of units 05 to 07 retrain a network at each move and are timed in 
 against the same 150 ms, units 06's (60 epochs on a few hundred digits, with your penalty and dropout) and 07's (a
 deeper network, with or without your BatchNorm1d) against 2 s a move, the bar for a widget that retrains and says
 so in its status line while it does. Unit 08's (the fine-tuning explorer: your replace_head and finetune_optimizer, a
-network fine-tuned and one from scratch per move) is timed against the same 2 s.
+network fine-tuned and one from scratch per move) is timed against the same 2 s. Unit 09's (the recurrent explorer: your rnn_backward
+twice and your clipping per move, no training) is timed against the same 2 s too, the moves that draw a new range of
+its axes included.
 """
 
 import io
@@ -98,8 +100,9 @@ def main() -> int:
     slow_regularization = regularization_explorer()
     slow_batchnorm = batchnorm_explorer()
     slow_finetuning = finetuning_explorer()
+    slow_recurrent = recurrent_explorer()
     return 0 if worst >= 1.5 and not (slow_schedules or slow_regularization or slow_batchnorm
-                                      or slow_finetuning) else 1
+                                      or slow_finetuning or slow_recurrent) else 1
 
 
 def schedule_explorer() -> bool:
@@ -226,6 +229,40 @@ def finetuning_explorer() -> bool:
         over |= max(fast) > 2.0
         print(f"{choice:<18} {statistics.median(fast) * 1e3:8.1f} {max(fast) * 1e3:11.1f} "
               f"{statistics.median(training) * 1e3:12.1f} {statistics.median(slow) * 1e3:15.1f}")
+    return over
+
+
+def recurrent_explorer() -> bool:
+    """Unit 09's explorer: one move runs your rnn_backward twice on a sequence of T steps (the parameters' gradient,
+    and the gradient at every step) and your clip_grad_norm or clip_grad_value, then redraws. A move that reaches a
+    new range of the axes (the x-axis's 10, 25, 50, 100 or 200 steps, the y-axes' decades) draws the figure's
+    background once; the others redraw only the lines, bars and titles. Timed along the sliders for every choice of
+    the menu, against the same move redrawn in full and saved with savefig, interleaved; the gradients alone are
+    timed too, and the longest sequence (T = 200) on its own. Returns whether a move, the slowest included, is over
+    2 s."""
+    print("\nunit 09: the recurrent explorer (your rnn_backward and clipping per move; bar 2 s)")
+    print(f"{'clipping':<18} {'move ms':>8} {'slowest ms':>11} {'gradients ms':>13} {'full redraw ms':>15}")
+    explorer, baseline = plots.RecurrentExplorer(), plots.RecurrentExplorer()
+    sliders = plots.RECURRENT_SLIDERS
+    spacing = {bounds: plots.RecurrentExplorer.positions(name) for name, bounds in sliders.items()}.__getitem__
+    over = False
+    for choice in plots.RECURRENT_CHOICES:
+        walk = moves(sliders, spacing=spacing)[:9] + [{"scale": 2.0, "T": sliders["T"][1], "threshold": 1.0}]
+        fast, slow, gradients = [], [], []
+        for values in walk:
+            start = time.perf_counter()
+            explorer.png(choice, **values)
+            fast.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            explorer.gradients(values["scale"], values["T"])
+            gradients.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            baseline.draw(choice, **values)
+            baseline.fig.savefig(io.BytesIO(), format="png")
+            slow.append(time.perf_counter() - start)
+        over |= max(fast) > 2.0
+        print(f"{choice:<18} {statistics.median(fast) * 1e3:8.1f} {max(fast) * 1e3:11.1f} "
+              f"{statistics.median(gradients) * 1e3:13.1f} {statistics.median(slow) * 1e3:15.1f}")
     return over
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import importlib
+import math
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -1017,3 +1018,251 @@ class FineTuningExplorer:
             return png, f"<fine-tuning explorer: {self.message or menu.value}>", self.message
 
         return _live(controls, render, menu=menu, busy=TRAINING)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Unit 09: the gradient of a tanh RNN through time, and what clipping does to the parameters' gradient.
+
+#: The recurrent explorer's menu: how the parameters' gradient is clipped before a step (sections 3 and 4).
+RECURRENT_CHOICES = ("none", "by norm", "by value")
+
+#: The recurrent explorer's sliders: ``{name: (low, high, start)}``. ``scale`` is the spectral radius of the
+#: recurrent weight (``weight_hh = scale * Q``, Q orthogonal), ``T`` the length of the sequence, ``threshold``
+#: clip_grad_norm's ``max_norm`` or clip_grad_value's ``clip_value``.
+RECURRENT_SLIDERS = {"scale": (0.5, 2.0, 1.0), "T": (2, 200, 50), "threshold": (1e-3, 1e3, 1.0)}
+
+
+class RecurrentExplorer:
+    r"""The gradient of a tanh RNN through time, from *your* ``rnn_backward``, and what *your* ``clip_grad_norm``
+    and ``clip_grad_value`` do to the parameters' gradient, for a recurrent weight of any scale.
+
+    The network is section 2's: a tanh RNN with 4 inputs and 32 hidden units, torch's initialization
+    (:func:`optimlab.rnn.init_rnn`) except for the recurrent weight, ``weight_hh = scale * Q`` with ``Q`` a fixed
+    random orthogonal matrix, so that every singular value of ``weight_hh`` is ``scale``. One sequence of ``T``
+    inputs drawn from :math:`N(0, 1)` (the first ``T`` of 200 fixed ones), from :math:`h_{-1} = 0`, and the loss
+    :math:`L = u \cdot h_{T-1}` for a fixed random unit vector :math:`u`: it reads only the last hidden state.
+
+    Left: :math:`\lVert \partial L / \partial h_t \rVert` for every step :math:`t`, on a log scale, in red, and
+    :math:`\text{scale}^{\,T-1-t}` dashed: the exact norm for a linear RNN with the same ``weight_hh`` (no tanh),
+    and a bound for the tanh RNN, whose derivative :math:`1 - h_t^2 \le 1` can only shrink it. Each
+    :math:`\partial L / \partial h_t` is what your ``rnn_backward`` would return as ``dh0`` for the rest of the
+    sequence, ``x[t+1:]`` from ``h0 = h[t]``; :meth:`gradients` gets all of them from one more call of your
+    function. The x-axis spans 10, 25, 50, 100 or 200 steps, the y-axes whole decades: each new range is drawn
+    once (a few tenths of a second), and a move within known ranges redraws only the lines and the bars.
+
+    Right: the norms of the four parameters' gradients (your ``rnn_backward`` on the whole sequence) and their
+    global norm, before clipping (grey) and after (red), clipped as the menu says at ``threshold``; the title
+    gives the angle between the gradient before and after. While a function is a stub, the figure and the line
+    under the controls say what to implement.
+
+    Args:
+        clipping: the menu's first choice, one of :data:`RECURRENT_CHOICES`.
+        hidden: the number of hidden units. inputs: the size of each input.
+        seed: the seed of the weights, of ``Q``, of ``u`` and of the inputs.
+    """
+
+    NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+    def __init__(self, clipping: str = "by norm", *, hidden: int = 32, inputs: int = 4, seed: int = 0):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        if clipping not in RECURRENT_CHOICES:
+            raise ValueError(f"clipping must be one of {', '.join(map(repr, RECURRENT_CHOICES))}, got {clipping!r}")
+        from . import rnn
+
+        self.clipping, self.hidden, self.inputs, self.seed = clipping, hidden, inputs, seed
+        rng = np.random.default_rng(seed)
+        self.params = rnn.init_rnn(inputs, hidden, rng=rng)
+        self.Q = np.linalg.qr(rng.standard_normal((hidden, hidden)))[0]
+        u = rng.standard_normal(hidden)
+        self.u = u / np.linalg.norm(u)
+        self.x = rng.standard_normal((RECURRENT_SLIDERS["T"][1], 1, inputs))
+        self.message: str | None = None
+        self.fig = Figure(figsize=(10, 3.8), dpi=80)
+        self.canvas = FigureCanvasAgg(self.fig)
+        self.left, self.right = self.fig.subplots(1, 2)
+        self.left.set(yscale="log", xlabel="step t (the loss reads the last one)", ylabel="|dL/dh_t|")
+        self.right.set(yscale="log", xlim=(-0.6, 4.6), xticks=range(5), ylabel="gradient norm")
+        self.right.set_xticklabels([*self.NAMES, "global"], fontsize=8)
+        (self.bound_line,) = self.left.plot([], [], color="gray", linestyle="--", linewidth=1, animated=True,
+                                            label="scale^(T-1-t): linear RNN")
+        (self.norm_line,) = self.left.plot([], [], color="crimson", animated=True, label="tanh RNN (yours)")
+        self.left.legend(handles=[self.norm_line, self.bound_line], loc="upper left", fontsize=8)
+        self.before_bars = list(self.right.bar(np.arange(5) - 0.2, np.ones(5), width=0.38, color="lightgray",
+                                               label="before clipping"))
+        self.after_bars = list(self.right.bar(np.arange(5) + 0.2, np.ones(5), width=0.38, color="crimson",
+                                              label="after"))
+        self.right.legend([self.before_bars[0], self.after_bars[0]], ["before clipping", "after"], loc="upper right",
+                          fontsize=8)
+        for artist in (*self.before_bars, *self.after_bars):
+            artist.set_animated(True)
+        for ax in (self.left, self.right):  # one short line each: text is the slowest thing to draw
+            ax.set_title("title", y=1.0)
+            ax.title.set_animated(True)
+            ax.yaxis.set_minor_locator(_null_locator())
+        self.fig.tight_layout()
+        self._backgrounds: dict[tuple, object] = {}
+
+    def weight_hh(self, scale: float) -> np.ndarray:
+        """The recurrent weight ``scale * Q``: every singular value (and the spectral radius) is ``scale``."""
+        return float(scale) * self.Q
+
+    def gradients(self, scale: float, T: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        r"""Your ``rnn_backward`` for the loss ``u . h[T-1]``: (the norms of dL/dh_t for t = 0, ..., T-1, the
+        parameters' gradients ``{"weight_ih", "weight_hh", "bias_ih", "bias_hh"}``).
+
+        ``rnn_backward`` returns dL/dh0 but not dL/dh_t for the steps in between. They come from a second call:
+        its ``dx[t]`` is :math:`\delta_t W_{ih}`, so with the identity for ``weight_ih`` (and inputs of size H,
+        zeros: the inputs only enter the weights' gradients) it is :math:`\delta_t` itself, the gradient at step
+        t's pre-activation, and :math:`\partial L / \partial h_t = \texttt{dh}_t + \delta_{t+1} W_{hh}`.
+        """
+        from . import rnn
+
+        T = int(T)
+        p, W = self.params, self.weight_hh(scale)
+        x = self.x[:T]
+        h0 = np.zeros((1, self.hidden))
+        h = rnn.rnn_forward(x, h0, p["weight_ih"], W, p["bias_ih"], p["bias_hh"])
+        dh = np.zeros_like(h)
+        dh[-1] = self.u
+        _, _, grads = rnn.rnn_backward(dh, x, h0, h, p["weight_ih"], W)
+        delta, _, _ = rnn.rnn_backward(dh, np.zeros((T, 1, self.hidden)), h0, h, np.eye(self.hidden), W)
+        dL_dh = dh[:, 0].copy()
+        dL_dh[:-1] += delta[1:, 0] @ W
+        return np.linalg.norm(dL_dh, axis=1), {name: grads[name] for name in self.NAMES}
+
+    def clip(self, clipping: str, grads: dict[str, np.ndarray], threshold: float) -> dict[str, np.ndarray]:
+        """The gradients clipped as the menu says, by your ``clip_grad_norm`` or ``clip_grad_value``."""
+        from . import rnn
+
+        if clipping == "by norm":
+            return rnn.clip_grad_norm(grads, float(threshold))[0]
+        if clipping == "by value":
+            return rnn.clip_grad_value(grads, float(threshold))
+        return grads
+
+    def _paste_background(self, T: int, left: tuple[int, int], right: tuple[int, int]):
+        """Make the figure's background (axes, ticks, legends: no lines, bars or titles) the one for these
+        limits, drawing it once for each: the x-axis spans the T steps, the y-axes whole decades."""
+        width = min(w for w in (10, 25, 50, 100, 200, T) if w >= T)
+        key = (width, left, right)
+        self.left.set_xlim(-0.5, width - 0.5)  # the lines are drawn in these limits, whether drawn before or not
+        self.left.set_ylim(10.0 ** left[0], 10.0 ** left[1])
+        self.right.set_ylim(10.0 ** right[0], 10.0 ** right[1])
+        if key not in self._backgrounds:
+            if len(self._backgrounds) >= 64:
+                self._backgrounds.clear()
+            self.canvas.draw()
+            self._backgrounds[key] = self.canvas.copy_from_bbox(self.fig.bbox)
+        self._background = self._backgrounds[key]
+
+    def draw(self, clipping: str | None = None, **values):
+        """Compute the gradients with these slider values (``scale``, ``T``, ``threshold``), clip them as the
+        menu says, and redraw; returns the figure."""
+        clipping = clipping or self.clipping
+        values = {name: bounds[2] for name, bounds in RECURRENT_SLIDERS.items()} | values
+        scale, T, threshold = float(values["scale"]), int(values["T"]), float(values["threshold"])
+        self.message = None
+        norms = before = after = None
+        with np.errstate(all="ignore"):
+            try:  # a stub, or a bug in the student's code: say so where the curves would be
+                norms, grads = self.gradients(scale, T)
+                before = _norms(grads, self.NAMES)
+                clipped = self.clip(clipping, grads, threshold)
+                after = _norms(clipped, self.NAMES)
+                angle = _angle(grads, clipped, self.NAMES)
+            except Exception as exc:
+                self.message, failure = _failure(exc, "optimlab/rnn.py")
+        shown = f"scale {_shortest(scale)}, T = {T}"
+        left = right = (-1, 1)
+        if norms is None:
+            self.norm_line.set_data([], [])
+            self.bound_line.set_data([], [])
+            left_title = failure[0]
+        else:
+            steps = np.arange(T)
+            bound = scale ** (T - 1.0 - steps)
+            finite = norms[np.isfinite(norms) & (norms > 0)]
+            low, high = min(finite.min(initial=1.0), bound.min()), max(finite.max(initial=1.0), bound.max())
+            left = _decades(low / 3, 3 * high)  # a margin: a curve at exactly 1 does not sit on the frame
+            self.norm_line.set_data(steps, np.clip(np.nan_to_num(norms, nan=0.0), 10.0 ** left[0], 10.0 ** left[1]))
+            self.bound_line.set_data(steps, bound)
+            left_title = f"{shown}: |dL/dh_0| = {norms[0]:.1e}"
+        if after is None:
+            for bar in (*self.before_bars, *self.after_bars):
+                bar.set_height(1e-300)
+            right_title = failure[1] if norms is None else " ".join(failure)
+        else:
+            heights = np.concatenate([before, after])
+            shown_heights = heights[np.isfinite(heights) & (heights > 0)]
+            if len(shown_heights):
+                right = _decades(shown_heights.min() / 3, 3 * shown_heights.max())
+            for bar, height in zip((*self.before_bars, *self.after_bars), heights):
+                bar.set_height(height if np.isfinite(height) and height > 0 else 1e-300)
+            if clipping == "none":
+                right_title = f"not clipped (threshold {_shortest(threshold)} unused): {before[-1]:.2g}"
+            else:
+                how = "clip_grad_norm" if clipping == "by norm" else "clip_grad_value"
+                right_title = (f"{how} at {_shortest(threshold)}: {before[-1]:.2g} -> {after[-1]:.2g}, "
+                               f"angle {angle:.1f}°")
+        self._titles = (left_title, right_title)
+        self._paste_background(T, left, right)
+        return _blit(self, (self.bound_line, self.norm_line, *self.before_bars, *self.after_bars))
+
+    def png(self, clipping: str | None = None, **values) -> bytes:
+        """The figure for this menu choice and these slider values, as PNG bytes."""
+        self.draw(clipping, **values)
+        return _png(self.canvas)
+
+    @staticmethod
+    def positions(name: str) -> list:
+        """The positions of one slider: whole numbers of steps for ``T``, :func:`slider_values` otherwise."""
+        low, high, value = RECURRENT_SLIDERS[name]
+        if name == "T":
+            return _int_values(low, high, value)
+        return slider_values(low, high, value)
+
+    def show(self):
+        """Display the menu, the sliders, a status line and, under them, the figure; returns the box of widgets."""
+        import ipywidgets as widgets
+
+        menu = widgets.Dropdown(options=list(RECURRENT_CHOICES), value=self.clipping, description="clipping",
+                                style={"description_width": "80px"})
+        controls = {name: _slider(name, self.positions(name), bounds[2])
+                    for name, bounds in RECURRENT_SLIDERS.items()}
+
+        def render(values):
+            png = self.png(menu.value, **values)
+            return png, f"<recurrent explorer: {self.message or menu.value}>", self.message
+
+        return _live(controls, render, menu=menu)
+
+
+def _norms(grads: dict, names: tuple) -> np.ndarray:
+    """The norm of each gradient of ``names``, then their global norm (the norm of the norms)."""
+    each = np.array([np.linalg.norm(np.asarray(grads[name], dtype=float)) for name in names])
+    return np.append(each, np.linalg.norm(each))
+
+
+def _angle(grads: dict, clipped: dict, names: tuple) -> float:
+    """The angle in degrees between two gradients, each taken as one long vector (NaN if one is zero)."""
+    a = np.concatenate([np.asarray(grads[name], dtype=float).ravel() for name in names])
+    b = np.concatenate([np.asarray(clipped[name], dtype=float).ravel() for name in names])
+    cosine = float(a @ b) / float(np.linalg.norm(a) * np.linalg.norm(b))
+    return math.degrees(math.acos(min(1.0, max(-1.0, cosine)))) if math.isfinite(cosine) else math.nan
+
+
+def _null_locator():
+    from matplotlib.ticker import NullLocator
+
+    return NullLocator()
+
+
+def _decades(low: float, high: float) -> tuple[int, int]:
+    """Whole decades around ``[low, high]``, rounded out to multiples of 2 decades, or of 10 for a range wider
+    than 20 (fewer backgrounds to draw), at least 2 decades apart."""
+    step = 2 if np.log10(max(high, 1e-300)) - np.log10(max(low, 1e-300)) <= 20 else 10
+    low_exp = int(np.floor(np.log10(max(low, 1e-300)) / step) * step)
+    high_exp = int(np.ceil(np.log10(max(high, 1e-300)) / step) * step)
+    return low_exp, max(high_exp, low_exp + step)
