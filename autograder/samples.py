@@ -62,6 +62,9 @@ SAMPLES: dict[str, Sample] = {
             (f"{PACKAGE}/batchnorm.py", "xhat = centred / np.sqrt(var + eps)", "xhat = centred / (np.sqrt(var) + eps)"),
             (f"{PACKAGE}/search.py", "config[name] = float(np.exp(rng.uniform(log_low, log_high)))",
              "config[name] = float(rng.uniform(rest[0], rest[1]))"),
+            (f"{PACKAGE}/rnn.py", "clipped = {name: g * g.dtype.type(coef) for name, g in grads.items()}",
+             "clipped = {name: g * g.dtype.type(min(max_norm / (norm + 1e-6), 1.0))\n"
+             "                   for (name, g), norm in zip(grads.items(), norms)}"),
         ),
         notebook_edits={"answer-lr-budget": "lr_budget = 0.25\n"}, units=("01_gradient_descent",)),
     "Broken Sample_31_assignsubmission_file_course.zip": Sample(

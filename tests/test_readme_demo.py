@@ -42,12 +42,12 @@ def test_the_readme_demo_samples_are_made_on_demand_and_grade_as_described(tmp_p
     assert perfect["total"] == perfect["max_total"] and perfect["status"] == "ok"
     mistakes = rows["mistakes"]
     assert [mistakes[f] for f in ("gd_update", "least_squares_grad", "minibatches", "adam_update", "step_lr",
-                                  "dropout_forward", "batchnorm_forward", "sample_config")] == ["0"] * 8
+                                  "dropout_forward", "batchnorm_forward", "sample_config", "clip_grad_norm")] == ["0"] * 9
     assert mistakes["multistep_lr"] == perfect["multistep_lr"] != "0"
     assert mistakes[UNITS[0]] == "1"                           # lr_budget is wrong, lr_max is right
     feedback = (tmp_path / "out" / "feedback" / "mistakes.html").read_text()
     for named in ("wrong sign", "decaying one step early", "dropout not scaled", "eps outside the square root",
-                  "uniform instead of log-uniform sampling"):
+                  "uniform instead of log-uniform sampling", "each parameter clipped separately"):
         assert named in feedback, named
     partial = rows["partial"]
     assert {f for f in functions if partial[f] == "1"} == {"gd_update", "least_squares_grad", "minibatches"}
