@@ -344,7 +344,7 @@ def grade(submissions: Path, out: Path, *, jobs: int = 1, shard: tuple[int, int]
     out.mkdir(parents=True, exist_ok=True)
     (out / "results").mkdir(exist_ok=True)
     seed = _grading_seed(out)
-    main_root = notebooks.prepare_main_course(out, db_url)
+    main_root = notebooks.prepare_main_course(out, db_url, selected)
     db_url = db_url or f"sqlite:///{main_root / 'gradebook.db'}"
     grader = _grader_fingerprint() + ("" if sandboxed else ":no-sandbox")
     if selected != notebooks.assignments():

@@ -74,31 +74,40 @@ def expected_notebooks(assignment: str) -> list[str]:
     return sorted(p.name for p in (SOLUTIONS / assignment).glob("*.ipynb"))
 
 
-def _source_hash() -> str:
+def _source_hash(assignment: str) -> str:
     digest = hashlib.sha256()
-    for assignment in assignments():
-        for path in sorted((SOLUTIONS / assignment).rglob("*")):
-            if path.is_file() and ".ipynb_checkpoints" not in path.parts:
-                digest.update(path.relative_to(SOLUTIONS).as_posix().encode() + path.read_bytes())
+    for path in sorted((SOLUTIONS / assignment).rglob("*")):
+        if path.is_file() and ".ipynb_checkpoints" not in path.parts:
+            digest.update(path.relative_to(SOLUTIONS).as_posix().encode() + path.read_bytes())
     return digest.hexdigest()
 
 
-def prepare_main_course(out: Path, db_url: str | None = None) -> Path:
+def prepare_main_course(out: Path, db_url: str | None = None, selected: list[str] | None = None) -> Path:
     """Create or refresh the main course in ``out/nbgrader`` (its gradebook at ``db_url``, by default SQLite in
-    that folder); returns its root."""
+    that folder) for the ``selected`` assignments (default all); returns its root. An assignment is generated
+    again only when its source has changed (``--units`` grading a week's assignment generates that one)."""
     root = out / "nbgrader"
-    stamp = root / ".source-hash"
-    current = _source_hash() + (db_url or "") + ":class-grader-2"
-    if stamp.exists() and stamp.read_text() == current:
+    stamp = root / ".source-hashes.json"
+    course = (db_url or "") + ":class-grader-3"
+    try:
+        stamps = json.loads(stamp.read_text())
+        if stamps.get("course") != course or not isinstance(stamps.get("assignments"), dict):
+            raise ValueError
+    except (OSError, ValueError, AttributeError):
+        stamps = {"course": course, "assignments": {}}
+    hashes = {assignment: _source_hash(assignment) for assignment in selected or assignments()}
+    stale = [a for a, digest in hashes.items() if stamps["assignments"].get(a) != digest]
+    if not stale and (root / "nbgrader_config.py").is_file():
         return root
-    nbgrader_course.create(root, db_url=db_url, class_grader=True)
+    nbgrader_course.create(root, stale, db_url=db_url, class_grader=True)
     api = nbgrader_course.api(root)
-    for assignment in assignments():
+    for assignment in stale:
         outcome = api.generate_assignment(assignment, force=True)
         if not outcome["success"]:
             raise InfrastructureError(f"nbgrader generate_assignment {assignment} failed:\n"
                                       f"{outcome.get('log', '')[-2000:]}{outcome.get('error', '')[-2000:]}")
-    stamp.write_text(current)
+        stamps["assignments"][assignment] = hashes[assignment]
+        stamp.write_text(json.dumps(stamps, indent=1, sort_keys=True))
     return root
 
 
