@@ -730,10 +730,8 @@ def test_independent_wrong_implementations_fail_with_their_mistake_named(check, 
 @pytest.mark.parametrize("name, buggy, title", INDEPENDENT_MISTAKES,
                          ids=[f"{n}-{b.__name__}" for n, b, _ in INDEPENDENT_MISTAKES])
 def test_independent_wrong_implementations_fail_hidden_cases_too(check, hidden_specs, name, buggy, title):
-    passed, failure = check.run_check(hidden_specs[name], buggy)
-    assert failure is not None, f"{buggy.__name__} passes 12 hidden draws"
-    if title is not None:
-        assert f"classic mistake: {title}." in failure, failure
+    """On twelve hidden draws too, with the same mistake named."""
+    assert_wrong_and_named(check, hidden_specs[name], buggy, title)
 
 
 def _catalogue_base(name):
