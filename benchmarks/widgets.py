@@ -165,6 +165,27 @@ def regularization_explorer() -> bool:
     return max(fast) > 2.0
 
 
+def _time_menu_walk(explorer, baseline, choice, walk: list[dict], part, width: int) -> bool:
+    """Time ``explorer``'s moves along ``walk`` for one choice of its menu, interleaved with ``part(values)`` (the
+    move's costly part alone) and with ``baseline`` redrawing the same move in full and saving it with savefig;
+    print one row (``width``: the part's column) and return whether a move was over 2 s."""
+    fast, slow, parts = [], [], []
+    for values in walk:
+        start = time.perf_counter()
+        explorer.png(choice, **values)
+        fast.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        part(values)
+        parts.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        baseline.draw(choice, **values)
+        baseline.fig.savefig(io.BytesIO(), format="png")
+        slow.append(time.perf_counter() - start)
+    print(f"{choice:<18} {statistics.median(fast) * 1e3:8.1f} {max(fast) * 1e3:11.1f} "
+          f"{statistics.median(parts) * 1e3:{width}.1f} {statistics.median(slow) * 1e3:15.1f}")
+    return max(fast) > 2.0
+
+
 def batchnorm_explorer() -> bool:
     """Unit 07's explorer: one move retrains a fresh 4-hidden-layer network (150 mini-batches, with or without
     your BatchNorm1d) and redraws, under a status line that says it is training. The bar for such a widget is 2 s
@@ -180,21 +201,8 @@ def batchnorm_explorer() -> bool:
     over = False
     for choice, batchnorm in plots.BATCHNORM_CHOICES.items():
         walk = moves(sliders, spacing=spacing)[:9] + [{"init_scale": 0.2, "lr": 0.3, "batch_size": 128}]
-        fast, slow, training = [], [], []
-        for values in walk:
-            start = time.perf_counter()
-            explorer.png(choice, **values)
-            fast.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            explorer.train(batchnorm, values["init_scale"], values["lr"], values["batch_size"])
-            training.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            baseline.draw(choice, **values)
-            baseline.fig.savefig(io.BytesIO(), format="png")
-            slow.append(time.perf_counter() - start)
-        over |= max(fast) > 2.0
-        print(f"{choice:<18} {statistics.median(fast) * 1e3:8.1f} {max(fast) * 1e3:11.1f} "
-              f"{statistics.median(training) * 1e3:12.1f} {statistics.median(slow) * 1e3:15.1f}")
+        over |= _time_menu_walk(explorer, baseline, choice, walk, lambda values, batchnorm=batchnorm: explorer.train(
+            batchnorm, values["init_scale"], values["lr"], values["batch_size"]), 12)
     return over
 
 
@@ -214,21 +222,8 @@ def finetuning_explorer() -> bool:
     over = False
     for choice in plots.FINETUNE_CHOICES:
         walk = moves(sliders, spacing=spacing)[:7] + [{"per_class": sliders["per_class"][1], "lr": 0.01}]
-        fast, slow, training = [], [], []
-        for values in walk:
-            start = time.perf_counter()
-            explorer.png(choice, **values)
-            fast.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            explorer.train(choice, values["per_class"], values["lr"])
-            training.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            baseline.draw(choice, **values)
-            baseline.fig.savefig(io.BytesIO(), format="png")
-            slow.append(time.perf_counter() - start)
-        over |= max(fast) > 2.0
-        print(f"{choice:<18} {statistics.median(fast) * 1e3:8.1f} {max(fast) * 1e3:11.1f} "
-              f"{statistics.median(training) * 1e3:12.1f} {statistics.median(slow) * 1e3:15.1f}")
+        over |= _time_menu_walk(explorer, baseline, choice, walk, lambda values, choice=choice: explorer.train(
+            choice, values["per_class"], values["lr"]), 12)
     return over
 
 
@@ -248,21 +243,8 @@ def recurrent_explorer() -> bool:
     over = False
     for choice in plots.RECURRENT_CHOICES:
         walk = moves(sliders, spacing=spacing)[:9] + [{"scale": 2.0, "T": sliders["T"][1], "threshold": 1.0}]
-        fast, slow, gradients = [], [], []
-        for values in walk:
-            start = time.perf_counter()
-            explorer.png(choice, **values)
-            fast.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            explorer.gradients(values["scale"], values["T"])
-            gradients.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            baseline.draw(choice, **values)
-            baseline.fig.savefig(io.BytesIO(), format="png")
-            slow.append(time.perf_counter() - start)
-        over |= max(fast) > 2.0
-        print(f"{choice:<18} {statistics.median(fast) * 1e3:8.1f} {max(fast) * 1e3:11.1f} "
-              f"{statistics.median(gradients) * 1e3:13.1f} {statistics.median(slow) * 1e3:15.1f}")
+        over |= _time_menu_walk(explorer, baseline, choice, walk,
+                                lambda values: explorer.gradients(values["scale"], values["T"]), 13)
     return over
 
 
